@@ -1,0 +1,43 @@
+"""Token, n-gram, sentence-length and opener counts of one document."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from ..segment import Sentence, is_punct
+
+NGRAM_ORDERS = (2, 3, 4)
+OPENER_TOKENS = 2  # an opener is the first two tokens of a sentence ('" I', 'The court')
+
+
+def unigram_counts(sentences: list[Sentence]) -> Counter:
+    """token -> occurrences (punctuation included, case preserved)."""
+    counts: Counter = Counter()
+    for sentence in sentences:
+        counts.update(sentence)
+    return counts
+
+
+def ngram_counts(sentences: list[Sentence], orders: tuple[int, ...] = NGRAM_ORDERS) -> Counter:
+    """(n, 'tok1 tok2 ...') -> occurrences, n-grams never crossing a sentence end."""
+    counts: Counter = Counter()
+    for sentence in sentences:
+        for n in orders:
+            if len(sentence) >= n:
+                counts.update((n, " ".join(sentence[i:i + n])) for i in range(len(sentence) - n + 1))
+    return counts
+
+
+def sentence_word_counts(sentences: list[Sentence]) -> list[int]:
+    """Words (non-punctuation tokens) per sentence; punctuation-only sentences are dropped."""
+    lengths = [sum(1 for token in sentence if not is_punct(token)) for sentence in sentences]
+    return [length for length in lengths if length > 0]
+
+
+def sentence_openers(sentences: list[Sentence], tokens: int = OPENER_TOKENS) -> list[str]:
+    """The first ``tokens`` tokens of each sentence that has at least one word."""
+    return [
+        " ".join(sentence[:tokens])
+        for sentence in sentences
+        if any(not is_punct(token) for token in sentence)
+    ]
