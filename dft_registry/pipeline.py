@@ -111,14 +111,14 @@ def parse_size(text: str | int | None, default: int = 2 << 30) -> int:
 # ---------------------------------------------------------------- map step
 
 def plan_tasks(inputs: list[InputFile], settings: BuildSettings, spill_root: Path,
-               memory_limit: int) -> list[MapTask]:
-    """Group inputs (in name order) into map tasks of about TASK_TARGET_BYTES each."""
+               memory_limit: int, task_bytes: int = TASK_TARGET_BYTES) -> list[MapTask]:
+    """Group inputs (in name order) into map tasks of about ``task_bytes`` each."""
     groups: list[list[InputFile]] = []
     current: list[InputFile] = []
     size = 0
     for item in inputs:
-        item_size = item.path.stat().st_size if item.path.is_file() else TASK_TARGET_BYTES
-        if current and (size + item_size > TASK_TARGET_BYTES or len(current) >= 512):
+        item_size = item.path.stat().st_size if item.path.is_file() else task_bytes
+        if current and (size + item_size > task_bytes or len(current) >= 512):
             groups.append(current)
             current, size = [], 0
         current.append(item)
@@ -424,6 +424,7 @@ def build(
     strict: bool = False,
     executor: str = "local",
     executor_options: dict | None = None,
+    task_bytes: int = TASK_TARGET_BYTES,
     on_progress: Callable[[dict], None] | None = None,
 ) -> BuildResult:
     """Build (or find up to date) the bundle of ``domain`` from ``source``.
@@ -468,7 +469,8 @@ def build(
     work = tmp_root / f"build-{os.getpid()}-{uuid.uuid4().hex[:12]}"
     work.mkdir(parents=True)
     try:
-        tasks = plan_tasks(inputs, settings, work / "partials", max(memory // workers, 32 << 20))
+        tasks = plan_tasks(inputs, settings, work / "partials", max(memory // workers, 1 << 20),
+                           task_bytes)
         if on_progress:
             on_progress({"stage": "map", "files_total": len(inputs),
                          "bytes_total": sum(_stored_bytes(i) for i in inputs)})

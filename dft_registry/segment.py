@@ -8,8 +8,9 @@ text are always measured by identical rules.
 Conventions shared by every segmenter:
 
 * a *token* is a non-whitespace spaCy token (or regex match for ``regex.v1``);
-* a token is *punctuation* when every character is Unicode punctuation
-  (category ``P*``): see :func:`is_punct`. "Words" are the other tokens;
+* a token is *punctuation* when every character is Unicode punctuation or a
+  symbol (categories ``P*``, ``S*``: ``.``, ``"``, ``<``, ``$``, ``*``): see
+  :func:`is_punct`. "Words" are the other tokens;
 * blank lines (paragraph breaks) always end a sentence, so headings and list
   items without a final full stop do not run into the next sentence;
 * texts longer than ``max_chunk_chars`` are cut at paragraph, line or space
@@ -38,8 +39,8 @@ _PARAGRAPH_BREAK = re.compile(r"\n[ \t\r\f\v]*\n\s*")
 
 @lru_cache(maxsize=1 << 16)
 def is_punct(token: str) -> bool:
-    """True when every character of ``token`` is Unicode punctuation (``P*``)."""
-    return bool(token) and all(unicodedata.category(ch)[0] == "P" for ch in token)
+    """True when every character of ``token`` is Unicode punctuation or a symbol (``P*``/``S*``)."""
+    return bool(token) and all(unicodedata.category(ch)[0] in "PS" for ch in token)
 
 
 def words_of(sentence: Sentence) -> list[str]:
