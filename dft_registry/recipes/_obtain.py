@@ -90,6 +90,7 @@ def run_tool(
             capture_output=True,
             timeout=timeout,
             env=env,
+            check=False,
         )
     except FileNotFoundError as exc:
         raise RecipeError(f"{what} failed: {exc.filename} not found; {_SOURCE_HINT}") from exc

@@ -70,7 +70,7 @@ class _Reader:
         elif version != 2:
             raise ValueError(f"unsupported R serialization version {version}")
 
-    def item(self):  # noqa: C901 - one branch per SEXP type, as in R's serialize.c
+    def item(self):
         flags = self.int()
         kind, has_attr, has_tag = flags & 0xFF, bool(flags & 0x200), bool(flags & 0x400)
         if kind == _NILVALUE or kind == _NILSXP:

@@ -39,9 +39,9 @@ NOVELS = (
     "sensesensibility",
 )
 
-_CHAPTER = re.compile(r"^\s*chapter\s+([0-9]+|[ivxlc]+)\.?\s*$", re.I)
-_VOLUME = re.compile(r"^\s*volume\s+([0-9]+|[ivxlc]+|one|two|three)\.?\s*$", re.I)
-_BOOK_END = re.compile(r"^\s*(the end|finis|a note on the text)\.?\s*$", re.I)
+_CHAPTER = re.compile(r"^\s*chapter\s+([0-9]+|[ivxlc]+)\.?\s*$", re.IGNORECASE)
+_VOLUME = re.compile(r"^\s*volume\s+([0-9]+|[ivxlc]+|one|two|three)\.?\s*$", re.IGNORECASE)
+_BOOK_END = re.compile(r"^\s*(the end|finis|a note on the text)\.?\s*$", re.IGNORECASE)
 _SEPARATOR = re.compile(r"^[\s*]+$")
 _BRACKET_NOTE = re.compile(r"\[[^\]]*\]")
 _FOOTNOTE_LINE = re.compile(r"^\s*\*\S")
@@ -63,9 +63,7 @@ def split_austen_chapters(lines: Sequence[str | None]) -> list[str]:
             break
         if not chapters or _VOLUME.match(line):
             continue  # title page, or a volume heading between chapters
-        if _SEPARATOR.match(line) and line.strip():
-            line = ""
-        elif _FOOTNOTE_LINE.match(line):
+        if _SEPARATOR.match(line) and line.strip() or _FOOTNOTE_LINE.match(line):
             line = ""
         chapters[-1].append(line)
     return [text for text in (clean_austen_chapter("\n".join(c)) for c in chapters) if text]

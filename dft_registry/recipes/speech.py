@@ -37,9 +37,9 @@ _BRACKET = re.compile(r"\s*\[\s*([^\]]*?)\s*\]")
 _NOTE = re.compile(
     r"applause|laughter|inaudible|app note|audience|disruption|delivered|interrupt|"
     r"^\d{4}(-\d\d(-\d\d)?)?$|^\d+\.?$",
-    re.I,
+    re.IGNORECASE,
 )
-_CORRECTION = re.compile(r"^(.*?);\s*White House correction\.?$", re.I)
+_CORRECTION = re.compile(r"^(.*?);\s*White House correction\.?$", re.IGNORECASE)
 _PRESIDENT_LABEL = re.compile(r"^The President\.\s+")
 _OTHER_SPEAKER = re.compile(
     r"^(?:The Vice President|Audience members?|Rep\.(?: [A-Z][\w'-]+){1,3}|"

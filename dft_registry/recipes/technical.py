@@ -102,7 +102,7 @@ def _dedent(lines: list[str]) -> list[str]:
 
 def _role(match: re.Match) -> str:
     role, content = match.group(1), match.group(2)
-    title = re.match(r"^(.*?)\s*<[^>]*>$", content, re.S)
+    title = re.match(r"^(.*?)\s*<[^>]*>$", content, re.DOTALL)
     if title and title.group(1):
         return title.group(1)
     content = content.lstrip("!")
@@ -134,7 +134,7 @@ def _paragraph(lines: list[str]) -> tuple[list[str], bool]:
     if not lines:
         return [], False
     first = lines[0].strip()
-    if first.startswith(">>>") or _TABLE_BORDER.match(first) or first.startswith("**Source code"):
+    if first.startswith((">>>", "**Source code")) or _TABLE_BORDER.match(first):
         return [], False
     last = lines[-1].rstrip()
     literal_follows = last.endswith("::")
@@ -156,7 +156,7 @@ def _paragraph(lines: list[str]) -> tuple[list[str], bool]:
     return [text for text in out if text], literal_follows
 
 
-def _convert(lines: list[str]) -> list[str]:  # noqa: C901 - a line-oriented state machine
+def _convert(lines: list[str]) -> list[str]:
     out: list[str] = []
     i, n = 0, len(lines)
     while i < n:
