@@ -55,7 +55,9 @@ def hellinger_token_loss(f: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     return (torch.sqrt(f + EPS) - torch.sqrt(q + EPS)).pow(2).sum()
 
 
-def embedding_mmd_token_loss(f: torch.Tensor, q: torch.Tensor, embeddings: torch.Tensor) -> torch.Tensor:
+def embedding_mmd_token_loss(
+    f: torch.Tensor, q: torch.Tensor, embeddings: torch.Tensor
+) -> torch.Tensor:
     """MMD between ``f`` and ``q`` with the kernel ``k(u, v) = <e_u, e_v>`` of unit embeddings.
 
     Equals ``||E^T (f - q)||^2`` with ``E`` [V, d] the row-normalised
@@ -71,7 +73,9 @@ def js_divergence(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     m = 0.5 * (p + q)
 
     def kl(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        return torch.where(a > 0, a * (torch.log(a.clamp_min(EPS)) - torch.log(b.clamp_min(EPS))), 0.0).sum()
+        return torch.where(
+            a > 0, a * (torch.log(a.clamp_min(EPS)) - torch.log(b.clamp_min(EPS))), 0.0
+        ).sum()
 
     return 0.5 * kl(p, m) + 0.5 * kl(q, m)
 
@@ -254,7 +258,9 @@ def median_bandwidth(points: torch.Tensor) -> torch.Tensor:
     return off_diagonal.median().clamp_min(1e-6) if off_diagonal.numel() else points.new_ones(())
 
 
-def gaussian_kernel(x: torch.Tensor, y: torch.Tensor, bandwidth: torch.Tensor | float) -> torch.Tensor:
+def gaussian_kernel(
+    x: torch.Tensor, y: torch.Tensor, bandwidth: torch.Tensor | float
+) -> torch.Tensor:
     """``exp(-||x_i - y_j||^2 / (2 bandwidth^2))`` for ``x`` [N, d], ``y`` [M, d] -> [N, M]."""
     return torch.exp(-torch.cdist(x, y).pow(2) / (2 * torch.as_tensor(bandwidth) ** 2))
 

@@ -45,7 +45,9 @@ def test_embedding_mmd_matches_hand_computation():
     f = torch.tensor([0.5, 0.5, 0.0])
     q = torch.tensor([0.25, 0.25, 0.5])
     gap = 0.25 - 0.5 / math.sqrt(2)
-    assert losses.embedding_mmd_token_loss(f, q, embeddings).item() == pytest.approx(2 * gap**2, rel=1e-5)
+    assert losses.embedding_mmd_token_loss(f, q, embeddings).item() == pytest.approx(
+        2 * gap**2, rel=1e-5
+    )
 
 
 def test_embedding_mmd_is_zero_at_target_with_finite_gradient():
@@ -152,7 +154,9 @@ def test_an_end_with_no_words_ends_nothing():
 def test_prompt_state_initialises_the_word_count():
     end = torch.tensor([[0.0, 1.0]])
     start = torch.tensor([[1.0, 0.0]])
-    counts = losses.sentence_length_recursion(end, start, initial_words=torch.tensor([3]), max_length=8)
+    counts = losses.sentence_length_recursion(
+        end, start, initial_words=torch.tensor([3]), max_length=8
+    )
     assert counts.ended[4].item() == pytest.approx(1.0)
     assert counts.reached[:4].sum().item() == pytest.approx(0.0)
 
@@ -218,7 +222,9 @@ def test_hazard_loss_is_zero_at_target_and_positive_elsewhere():
     start = torch.tensor([[1.0, 0.5, 1.0, 0.7, 1.0]])
     counts = losses.sentence_length_recursion(end, start, max_length=6)
     hazard, _ = counts.hazard()
-    assert losses.sentence_length_hazard_loss(counts, hazard.detach()).item() == pytest.approx(0.0, abs=1e-9)
+    assert losses.sentence_length_hazard_loss(counts, hazard.detach()).item() == pytest.approx(
+        0.0, abs=1e-9
+    )
     assert losses.sentence_length_hazard_loss(counts, torch.full((6,), 0.9)).item() > 0.1
 
 
@@ -328,7 +334,9 @@ def test_witness_rewards_and_leave_one_out_match_hand_computation():
     rewards = losses.witness_rewards(samples, targets, bandwidth=1.0)
     k01 = math.exp(-0.5)
     assert rewards.tolist() == pytest.approx([1 - k01, 0.0], abs=1e-6)
-    assert losses.leave_one_out_advantages(rewards).tolist() == pytest.approx([1 - k01, k01 - 1], abs=1e-6)
+    assert losses.leave_one_out_advantages(rewards).tolist() == pytest.approx(
+        [1 - k01, k01 - 1], abs=1e-6
+    )
 
 
 def test_replay_buffer_joins_the_model_side_and_keeps_capacity():
@@ -366,11 +374,13 @@ def test_reinforce_witness_alone_moves_sample_features_toward_human_features():
     for _ in range(150):
         picks = torch.multinomial(torch.softmax(logits, 0).detach(), 16, replacement=True)
         x = features[picks]
-        rewards = losses.witness_rewards(x, human, losses.median_bandwidth(torch.cat([x, human])),
-                                         replay=buffer.tensor(x))
+        rewards = losses.witness_rewards(
+            x, human, losses.median_bandwidth(torch.cat([x, human])), replay=buffer.tensor(x)
+        )
         buffer.add(x)
-        loss = losses.reinforce_loss(losses.leave_one_out_advantages(rewards),
-                                     torch.log_softmax(logits, 0)[picks])
+        loss = losses.reinforce_loss(
+            losses.leave_one_out_advantages(rewards), torch.log_softmax(logits, 0)[picks]
+        )
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
