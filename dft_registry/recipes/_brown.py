@@ -33,7 +33,7 @@ DERIVED_LICENSE = "Brown Corpus terms: redistribution permitted (aggregate count
 
 # Tokens after which no space follows, and before which none precedes.
 _OPENERS = {"(", "[", "{", "`", "$"}
-_CLOSERS = {",", ".", ";", ":", "?", "!", ")", "]", "}", "'", "%", "...", "'s", "'S", "n't"}
+_CLOSERS = {",", ".", ";", ":", "?", "!", ")", "]", "}", "%", "...", "'s", "'S", "n't"}
 _CLITICS = re.compile(r"^(?:'s|'S|n't|N'T|'re|'ll|'ve|'d|'m)$")
 
 
@@ -52,11 +52,15 @@ def detokenize(words: Iterable[str]) -> str:
     """
     out: list[str] = []
     glue_next = True  # no space before the next token
-    for word in words:
+    single_open = False
+    for word in _normalise_punctuation(list(words)):
         if word == "``":
             piece, attach_left, glue_after = '"', False, True
         elif word == "''":
             piece, attach_left, glue_after = '"', True, False
+        elif word == "'":  # Brown writes both single quotes as ': alternate open/close
+            single_open = not single_open
+            piece, attach_left, glue_after = "'", not single_open, single_open
         elif word in _OPENERS:
             piece, attach_left, glue_after = word, False, True
         elif word in _CLOSERS or _CLITICS.match(word):
@@ -68,6 +72,25 @@ def detokenize(words: Iterable[str]) -> str:
         out.append(piece)
         glue_next = glue_after
     return "".join(out)
+
+
+def _normalise_punctuation(words: list[str]) -> list[str]:
+    """Fix three tokenisation artefacts of Brown before joining.
+
+    A sentence-final ``.`` after an abbreviation (``Jr. .``) and doubled
+    ``;``/``.`` tokens are dropped; a comma or full stop after a closing ``''``
+    moves inside the quote (``said '' ,`` -> ``said, ''``), as printed.
+    """
+    out: list[str] = []
+    for word in words:
+        if out and word in (".", ";") and (out[-1] == word or (word == "." and out[-1][-1:] == "."
+                                                                 and len(out[-1]) > 1)):
+            continue
+        if out and word in (",", ".") and out[-1] == "''" and (len(out) < 2 or out[-2] != word):
+            out.insert(len(out) - 1, word)
+            continue
+        out.append(word)
+    return out
 
 
 def clean_brown(text: str) -> str:

@@ -6,12 +6,16 @@ used (``hard-ham`` is mostly HTML marketing). Each RFC 822 message is parsed
 with :mod:`email` (``policy.default``) and its plain-text body (or HTML body
 as text) is cleaned:
 
-* automated mail is skipped: RSS digests (``From: ...rssfeeds...``) and CVS
-  commit lists (``List-Id`` with ``-commits``);
+* automated mail is skipped: RSS digests (``From: ...rssfeeds...``), the
+  "use Perl" headline mailer, bug-tracker and daemon mail, and CVS commit
+  lists (``List-Id`` with ``-commits``);
+* HTML bodies (or plain parts that are really HTML) are reduced to their text;
 * quoted lines (``>``, ``|``), attribution lines (``... wrote:``), PGP
-  armour, everything after a signature delimiter (``-- ``), an
+  armour, rule lines, code and shell lines, ASCII art (lines under 75%
+  letters), everything after a signature delimiter (``-- ``), an
   ``Original Message`` marker or a mailing-list footer rule are dropped;
-* for privacy, every token containing ``@`` or ``://`` is removed;
+* for privacy, every token containing ``@`` or ``://`` (and ``www.`` host names)
+  is removed;
 * wrapped lines are joined into paragraphs.
 """
 
@@ -46,12 +50,21 @@ _ATTRIBUTION = re.compile(
     r"^(?:.*\b(?:wrote|writes|said)\s*:|on\b.*\d.*:|quoting\b.*:|in message\b.*:)\s*$", re.IGNORECASE
 )
 _RULE = re.compile(r"^\s*[-_=~*]{10,}")
-_FOOTER_HINT = re.compile(r"mailing list|unsubscribe|sponsor|listinfo|list-admin|groups", re.IGNORECASE)
+_FOOTER_HINT = re.compile(
+    r"mailing list|unsubscribe|sponsor|listinfo|list-admin|groups|yahoo|you have received|"
+    r"this (?:e-?mail|message) and any|powered by|to be removed|subscription",
+    re.IGNORECASE,
+)
+# Lines that are rules, ASCII art, code or shell sessions rather than prose.
+_RULE_ONLY = re.compile(r"^[\s=*_\-#~+.:|/\\<>]+$")
+_CODE_LINE = re.compile(r"[{};]\s*$|^\s*[{}]|^\s*(?:#|\$ |\[\w+@|@@ |\+\+\+ |--- |diff )")
+_HTML_HINT = re.compile(r"<(?:html|body|p|div|table|font|br)\b", re.IGNORECASE)
+_AUTOMATED_SENDER = re.compile(r"rssfeeds|bugzilla|daemon|mailer|no-?reply|pudge@perl\.org", re.IGNORECASE)
 _ORIGINAL = re.compile(r"^\s*-{2,}\s*(?:original message|forwarded message)", re.IGNORECASE)
 _PGP_START = re.compile(r"^-----BEGIN PGP SIGNATURE-----")
 _PGP_END = re.compile(r"^-----END PGP SIGNATURE-----")
 _PGP_HEADER = re.compile(r"^(?:-----BEGIN PGP SIGNED MESSAGE-----|Hash:\s*\S+)\s*$")
-_PRIVATE_TOKEN = re.compile(r"\S*(?:@|://)\S*")
+_PRIVATE_TOKEN = re.compile(r"\S*(?:@|://)\S*|\bwww\.\S+")
 
 
 class _TextOfHtml(HTMLParser):
@@ -85,9 +98,9 @@ def html_to_text(html: str) -> str:
 
 def is_automated(message: EmailMessage) -> bool:
     """RSS digests and commit-list mail, which are not human-written email."""
-    sender = str(message.get("From", "")).lower()
+    sender = str(message.get("From", ""))
     list_id = str(message.get("List-Id", "")).lower()
-    return "rssfeeds" in sender or "-commits" in list_id
+    return bool(_AUTOMATED_SENDER.search(sender)) or "-commits" in list_id
 
 
 def message_body(message: EmailMessage) -> str:
@@ -102,7 +115,9 @@ def message_body(message: EmailMessage) -> str:
         content = payload.decode("latin-1")
     if not isinstance(content, str):
         return ""
-    return html_to_text(content) if part.get_content_subtype() == "html" else content
+    if part.get_content_subtype() == "html" or _HTML_HINT.search(content):
+        return html_to_text(content)
+    return content
 
 
 def clean_body(body: str) -> str:
@@ -126,8 +141,19 @@ def clean_body(body: str) -> str:
             continue
         if _ATTRIBUTION.match(stripped) and len(stripped) < 200:
             continue
+        if _RULE_ONLY.match(line) or _CODE_LINE.search(line) or not _is_prose(stripped):
+            kept.append("")  # a paragraph break where the non-prose line was
+            continue
         kept.append(_PRIVATE_TOKEN.sub("", line))
     return unwrap("\n".join(kept))
+
+
+def _is_prose(line: str) -> bool:
+    """Mostly letters and spaces (ASCII art, tables and code are not)."""
+    if len(line) < 8:
+        return True
+    letters = sum(ch.isalpha() or ch.isspace() for ch in line)
+    return letters / len(line) >= 0.75
 
 
 def clean_message(raw: bytes) -> str | None:

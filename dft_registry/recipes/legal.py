@@ -29,6 +29,12 @@ SOURCE = Source(
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)(.*)\Z", re.DOTALL)
 _KEY_VALUE = re.compile(r"^([A-Za-z_][\w-]*):[ \t]*(.*?)[ \t]*$", re.MULTILINE)
+# Comment-box and markdown line prefixes ("/*", " * ", "#", "##"), rule lines, form blanks.
+_LINE_PREFIX = re.compile(r"^\s*(?:/\*+|\*+/|\*(?!\*)|#{1,6}(?=\s)|//)\s?")
+_RULE_LINE = re.compile(r"^[\s=*_\-#~+|/\\.]+$")
+_INLINE_RULE = re.compile(r"_{3,}|={3,}|\*{3,}|-{4,}|~{3,}")
+_STRONG = re.compile(r"\*\*(\S(?:.*?\S)?)\*\*")
+_URL_OR_EMAIL = re.compile(r"\S*(?:://|@)\S*|\bwww\.\S+")
 
 
 def split_front_matter(text: str) -> tuple[dict[str, str], str]:
@@ -57,8 +63,25 @@ def clean_license(text: str) -> str | None:
         return None
     if keys.get("is_deprecated", "no").lower() in ("yes", "true"):
         return None
-    cleaned = unwrap(body)
+    cleaned = unwrap(strip_markup(body))
     return cleaned or None
+
+
+def strip_markup(body: str) -> str:
+    """Remove comment-box prefixes, markdown emphasis/headings, rule lines, form blanks,
+    URLs and e-mail addresses; TeX-style quotes (two backticks ... two apostrophes) become ``"``.
+    """
+    lines = []
+    for line in body.split("\n"):
+        line = _LINE_PREFIX.sub("", line)
+        if _RULE_LINE.match(line):
+            line = ""
+        line = _STRONG.sub(r"\1", line)
+        line = _INLINE_RULE.sub(" ", line)
+        line = _URL_OR_EMAIL.sub("", line)
+        line = line.replace("``", '"').replace("''", '"')
+        lines.append(re.sub(r"`(\w[^`']*)'", r"'\1'", line))
+    return "\n".join(lines)
 
 
 def obtain(cache_dir: Path) -> Path:

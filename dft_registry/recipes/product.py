@@ -8,9 +8,12 @@ continuation lines, where `` .`` is a paragraph break and lines starting with
 two spaces are verbatim.
 
 Cleanup: one record per description (``Description-md5``) and per package;
-paragraphs that already appeared in an earlier package are dropped (the
-Haskell, Node.js, Qt ... boilerplate repeats ~1,000 times); URLs removed;
-bullet items (``*``, ``-``, ``+``, ``o``) become their own lines. A document
+paragraphs that already appeared in an earlier package are dropped, also when
+only the package's own name differs (:func:`template_key`; the Haskell,
+Node.js, Qt, Rust-crate ... boilerplate repeats ~1,000 times); URLs removed;
+bullet items (``*``, ``-``, ``+``, ``o``) become their own lines; markdown
+``**strong**`` and ```code``` marks are removed; ``>>>``/``$`` example lines and
+ASCII-art or table lines (under 60% letters) are dropped. A document
 is the short description followed by the remaining long-description
 paragraphs; packages with nothing left after deduplication are skipped.
 
@@ -38,6 +41,7 @@ SOURCE = Source(
     url_hint="apt lists: *_main_i18n_Translation-en",
 )
 
+_MARKDOWN = re.compile(r"\*\*([^*\n]+)\*\*|`([^`\n]+)`")
 _BULLET = re.compile(r"^(?:[*+\-o\u2022]|\d{1,2}[.)])\s+")
 
 
@@ -76,8 +80,9 @@ def long_paragraphs(long: str) -> list[str]:
             paragraphs.append([])
             continue
         text = collapse_spaces(remove_urls(line))
-        if not text:
+        if not text or text.startswith((">>>", "$ ", "# ")) or not _is_prose(text):
             continue
+        text = _MARKDOWN.sub(lambda m: m.group(1) or m.group(2), text)
         lines = paragraphs[-1]
         bullet = _BULLET.match(text)
         if bullet or line.startswith(" ") or not lines:
@@ -88,15 +93,35 @@ def long_paragraphs(long: str) -> list[str]:
     return [p for p in cleaned if p and re.search(r"[A-Za-z]{2}", p)]
 
 
-def _normalise(paragraph: str) -> str:
-    return " ".join(paragraph.lower().split())
+def _is_prose(line: str) -> bool:
+    """False for ASCII art, tables and code (lines of 8+ characters under 60% letters/spaces)."""
+    if len(line) < 8:
+        return True
+    return sum(ch.isalpha() or ch.isspace() for ch in line) / len(line) >= 0.6
+
+
+def template_key(paragraph: str, package: str) -> str:
+    """A paragraph with its package-specific parts masked, for boilerplate deduplication.
+
+    Words that are parts of the package name, quoted strings and tokens with
+    digits, ``_`` or ``:`` become ``X``, so "the source for the Rust foo
+    crate" and "... the Rust bar crate" share one key.
+    """
+    name_parts = {part for part in re.split(r"[-+.]", package.lower()) if part}
+    masked = re.sub(r'"[^"]*"', "X", paragraph.lower())
+    words = (
+        "X" if word.strip(".,;:()") in name_parts or re.search(r"[\d_:]", word) else word
+        for word in masked.split()
+    )
+    return " ".join(words)
 
 
 def clean_descriptions(records: Iterable[dict[str, str]]) -> Iterator[tuple[str, str]]:
     """Records -> (package, text), deduplicated by description, package and paragraph.
 
     Records are taken in sorted (package, md5) order so the result does not
-    depend on file order; a paragraph is kept only the first time it is seen.
+    depend on file order; a paragraph is kept only the first time it, or its
+    :func:`template_key`, is seen.
     """
     seen_md5: set[str] = set()
     seen_package: set[str] = set()
@@ -108,12 +133,13 @@ def clean_descriptions(records: Iterable[dict[str, str]]) -> Iterator[tuple[str,
         seen_md5.add(record["md5"])
         kept = []
         for paragraph in long_paragraphs(record["long"]):
-            key = _normalise(paragraph)
-            if key not in seen_paragraphs:
-                seen_paragraphs.add(key)
+            keys = (" ".join(paragraph.lower().split()), template_key(paragraph, record["package"]))
+            if not any(key in seen_paragraphs for key in keys):
                 kept.append(paragraph)
+            seen_paragraphs.update(keys)
         if kept:
             short = collapse_spaces(remove_urls(record["short"]))
+            short = _MARKDOWN.sub(lambda m: m.group(1) or m.group(2), short)
             yield record["package"], "\n\n".join([short, *kept] if short else kept)
 
 

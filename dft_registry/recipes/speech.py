@@ -7,7 +7,8 @@ Note]``, the leading ``[As delivered in person ...]``) are removed, while
 ``[word; White House correction]`` keeps the corrected word and other short
 editorial insertions (``[the States]``) keep their text; the ``The
 President.`` speaker label is removed; paragraphs spoken by others
-(``Audience members.``, ``Rep. X.``) and all-caps signature lines are dropped.
+(``Audience members.``, ``Rep. X.``), all-caps signature lines and tables
+typed with underscores are dropped.
 """
 
 from __future__ import annotations
@@ -69,6 +70,9 @@ def clean_speech(text: str) -> str:
             continue
         if _SIGNATURE.match(para) and len(para.split()) <= 6:
             continue
+        if "_____" in para:
+            continue  # a budget table typed with underscores
+        para = para.replace("[", "").replace("]", "")  # a note left open across paragraphs
         para = _PRESIDENT_LABEL.sub("", para)
         if para:
             kept.append(para)

@@ -62,6 +62,8 @@ VERSION_DIRECTIVES = {"versionadded", "versionchanged", "deprecated", "deprecate
 _EXPLICIT = re.compile(r"^\.\.(?:\s|$)")
 _DIRECTIVE = re.compile(r"^\.\.\s+([\w:.-]+)::(?:\s+(.*))?$")
 _FOOTNOTE = re.compile(r"^\.\.\s+\[(?:#[\w-]*|\d+|\*)\]\s*(.*)$")
+_LINE_BLOCK = re.compile(r"^(\s*)\|(?:\s|$)")
+_FIELD = re.compile(r"^:[\w -]+:(?:\s|$)")
 _OPTION = re.compile(r"^:[\w -]+:(?:\s.*)?$")
 _ADORNMENT = re.compile(r"^([=\-~^*#+\"'`.:_])\1{2,}\s*$")
 _TABLE_BORDER = re.compile(r"^[+=][=+\-]*[+=]?\s*$|^=+(?:\s+=+)+\s*$|^\+[-=+]+\+\s*$")
@@ -74,10 +76,14 @@ _REF = re.compile(r"`([^`]+)`__?(?!\w)")
 _LITERAL = re.compile(r"``(.+?)``")
 _DEFAULT_ROLE = re.compile(r"`([^`]+)`")
 _FOOTNOTE_REF = re.compile(r"\s*\[(?:#[\w-]*|\d+|\*)\]_")
-_STRONG = re.compile(r"\*\*(\S(?:.*?\S)?)\*\*")
-_EMPHASIS = re.compile(r"(?<![\w*\\])\*(\S(?:.*?\S)?)\*(?![\w*])")
+_STRONG = re.compile(r"\*\*([^\s*](?:[^*]*?[^\s*])?)\*\*")
+_EMPHASIS = re.compile(r"(?<![\w*\\])\*([^\s*](?:[^*]*?[^\s*])?)\*(?![\w*])")
 _SUBSTITUTION = re.compile(r"\|([\w -]+)\|_?")
 _ESCAPE = re.compile(r"\\(.)")
+_CREDIT = re.compile(
+    r"\s*\((?:Contributed|Patch(?:ed)?|(?:Original|Initial) patch|Reported|Written|Implemented|"
+    r"Fixed|Suggested|Backported)\b[^()]*(?:\([^()]*\)[^()]*)*\)"
+)
 _SPACE_BEFORE_PUNCT = re.compile(r" +([,.;:!?)])(?=\s|$)")
 
 
@@ -125,12 +131,16 @@ def clean_inline(text: str) -> str:
     text = _EMPHASIS.sub(r"\1", text)
     text = _SUBSTITUTION.sub(r"\1", text)
     text = _ESCAPE.sub(r"\1", text.replace("\\ ", "")).replace("\0", "\\")
-    return _SPACE_BEFORE_PUNCT.sub(r"\1", text)
+    return _SPACE_BEFORE_PUNCT.sub(r"\1", _CREDIT.sub("", text))
 
 
 def _paragraph(lines: list[str]) -> tuple[list[str], bool]:
     """Prose of one paragraph (a list of output paragraphs) and whether a literal block follows."""
-    lines = [line for line in lines if not _ADORNMENT.match(line.strip())]
+    lines = [
+        _LINE_BLOCK.sub("", line)
+        for line in lines
+        if not _ADORNMENT.match(line.strip()) and not _FIELD.match(line.strip())
+    ]
     if not lines:
         return [], False
     first = lines[0].strip()
