@@ -1,0 +1,167 @@
+"""Read-only DuckDB SQL over one bundle, or over the latest bundle of every domain.
+
+Two locks keep a query from writing anything:
+
+1. the statement is parsed first (``duckdb.extract_statements``) and only one
+   SELECT-like statement is accepted (SELECT, WITH, FROM, DESCRIBE, SHOW,
+   SUMMARIZE, EXPLAIN);
+2. it runs on a fresh in-memory connection whose only objects are views over
+   the bundles' Parquet files, with file access limited to those bundle
+   directories and the configuration locked, so even a statement the first
+   check missed could neither write a file nor touch the registry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from .bundle import TABLES, Bundle
+from .catalog import latest_entries, read_catalog
+from .errors import QueryError
+from .registry import registry_root
+
+READ_ONLY_STATEMENTS = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+ALLOWED = "SELECT, WITH, FROM, DESCRIBE, SHOW, SUMMARIZE or EXPLAIN"
+BUNDLES_VIEW = "bundles"
+
+
+@dataclass
+class QueryResult:
+    """Column names and rows of a query (rows are tuples of Python values)."""
+
+    columns: list[str]
+    rows: list[tuple]
+
+    def records(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row)) for row in self.rows]
+
+
+def _one_line(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    return text[:400] + ("..." if len(text) > 400 else "")
+
+
+def check_read_only(sql: str) -> str:
+    """The single read-only statement in ``sql``; QueryError for syntax errors or writes."""
+    if not sql or not sql.strip():
+        raise QueryError("empty SQL: give one statement, e.g. \"SELECT * FROM unigrams LIMIT 10\"")
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise QueryError(f"SQL syntax error: {_one_line(exc)}") from None
+    if not statements:
+        raise QueryError("no SQL statement found: give one, e.g. \"SELECT * FROM unigrams LIMIT 10\"")
+    if len(statements) > 1:
+        raise QueryError(f"{len(statements)} statements given: run one read-only statement at a time")
+    statement = statements[0]
+    if statement.type not in READ_ONLY_STATEMENTS:
+        kind = statement.type.name.replace("_", " ")
+        raise QueryError(f"refusing {kind}: bundles are read-only; "
+                         f"only {ALLOWED} queries are allowed")
+    return sql
+
+
+def _quote(path: Path | str) -> str:
+    return "'" + Path(path).as_posix().replace("'", "''") + "'"
+
+
+def _connection(directories: list[Path]) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(config={"autoinstall_known_extensions": False,
+                                 "autoload_known_extensions": False})
+    allowed = ", ".join(_quote(str(d.resolve()).rstrip("/") + "/") for d in directories)
+    con.execute(f"SET allowed_directories = [{allowed}]")
+    con.execute("SET enable_external_access = false")
+    return con
+
+
+def _lock(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("SET lock_configuration = true")
+
+
+def bundle_connection(bundle: Bundle) -> duckdb.DuckDBPyConnection:
+    """A locked, read-only connection with one view per table of ``bundle``."""
+    path = bundle.path.resolve()
+    con = _connection([path])
+    for name in TABLES:
+        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_quote(path / f'{name}.parquet')})")
+    _lock(con)
+    return con
+
+
+def catalog_connection(root: Path, catalog: dict | None = None) -> duckdb.DuckDBPyConnection:
+    """A locked, read-only connection over the latest bundle of every domain.
+
+    Each table view gains leading ``domain`` and ``version`` columns, and a
+    ``bundles`` view lists the catalog (domain, version, documents, words, ...).
+    """
+    root = Path(root).resolve()
+    catalog = catalog if catalog is not None else read_catalog(root)
+    entries = latest_entries(catalog)
+    if not entries:
+        raise QueryError("the catalog is empty: nothing to query (build or pull a bundle first)")
+    dirs = [(root / e["path"]).resolve() for e in entries]
+    con = _connection([root / "stats"])
+    for name in TABLES:
+        files = ", ".join(_quote(d / f"{name}.parquet") for d in dirs)
+        con.execute(
+            f"CREATE VIEW {name} AS SELECT string_split(filename, '/')[-3] AS domain, "
+            f"string_split(filename, '/')[-2] AS version, * EXCLUDE (filename) "
+            f"FROM read_parquet([{files}], filename = true, union_by_name = true)")
+    rows = [(e["domain"], e["version"], e["content_hash"], e["totals"].get("documents", 0),
+             e["totals"].get("sentences", 0), e["totals"].get("words", 0),
+             e["totals"].get("vocabulary", 0),
+             float(e.get("headline", {}).get("sentence_length_mean", 0.0)),
+             float(e.get("headline", {}).get("unigram_entropy_bits", 0.0)),
+             e.get("size_bytes", 0), e.get("license", ""), e.get("description", ""))
+            for e in entries]
+    con.execute(f"CREATE TABLE {BUNDLES_VIEW} (domain VARCHAR, version VARCHAR, content_hash VARCHAR, "
+                "documents BIGINT, sentences BIGINT, words BIGINT, vocabulary BIGINT, "
+                "sentence_length_mean DOUBLE, unigram_entropy_bits DOUBLE, size_bytes BIGINT, "
+                "license VARCHAR, description VARCHAR)")
+    con.executemany(f"INSERT INTO {BUNDLES_VIEW} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    _lock(con)
+    return con
+
+
+def run_query(con: duckdb.DuckDBPyConnection, sql: str, tables: tuple[str, ...] = TABLES
+              ) -> QueryResult:
+    """Check ``sql`` is one read-only statement and run it on ``con``."""
+    check_read_only(sql)
+    try:
+        relation = con.sql(sql)
+        if relation is None:  # defensive: a statement that returns nothing
+            return QueryResult([], [])
+        return QueryResult(list(relation.columns), relation.fetchall())
+    except duckdb.ParserException as exc:
+        raise QueryError(f"SQL syntax error: {_one_line(exc)}") from None
+    except duckdb.PermissionException:
+        raise QueryError("the query tried to read or write a file outside the bundles: queries "
+                         f"can only read the views {', '.join(tables)}") from None
+    except duckdb.CatalogException as exc:
+        raise QueryError(f"{_one_line(exc)} (views: {', '.join(tables)})") from None
+    except duckdb.Error as exc:
+        raise QueryError(f"query failed: {_one_line(exc)}") from None
+
+
+def query_bundle(bundle: Bundle, sql: str) -> QueryResult:
+    """Run one read-only statement over a bundle's views (``unigrams``, ``ngrams``, ...)."""
+    con = bundle_connection(bundle)
+    try:
+        return run_query(con, sql)
+    finally:
+        con.close()
+
+
+def query_catalog(sql: str, registry: str | Path | None = None) -> QueryResult:
+    """Run one read-only statement over the latest bundle of every domain (with ``domain``)."""
+    root = registry_root(registry)
+    check_read_only(sql)
+    con = catalog_connection(root)
+    try:
+        return run_query(con, sql, (*TABLES, BUNDLES_VIEW))
+    finally:
+        con.close()
