@@ -95,6 +95,8 @@ def long_paragraphs(long: str) -> list[str]:
 
 def _is_prose(line: str) -> bool:
     """False for ASCII art, tables and code (lines of 8+ characters under 60% letters/spaces)."""
+    if not re.search(r"\w", line):
+        return False
     if len(line) < 8:
         return True
     return sum(ch.isalpha() or ch.isspace() for ch in line) / len(line) >= 0.6
