@@ -440,8 +440,8 @@ def build(
                         ("max_openers", max_openers), ("window_samples", window_samples)):
         if not isinstance(value, int) or value < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
-    workers = workers or default_workers()
-    if workers < 1:
+    workers = default_workers() if workers is None else workers
+    if not isinstance(workers, int) or workers < 1:
         raise UsageError(f"--workers must be at least 1, got {workers}")
     memory = parse_size(memory_limit)
     root = registry_root(registry)
@@ -464,7 +464,7 @@ def build(
         (name, reason), _ = next(iter(sorted(list_skips.counts.items())))
         raise InputError(f"{name}: {reason} (--strict); remove it or drop --strict to skip it")
 
-    tmp_root = root / STATS_DIR / TMP_DIR
+    tmp_root = root / TMP_DIR  # same file system as stats/, so the final rename is atomic
     _clean_stale_tmp(tmp_root)
     work = tmp_root / f"build-{os.getpid()}-{uuid.uuid4().hex[:12]}"
     work.mkdir(parents=True)
