@@ -211,8 +211,12 @@ def list_(registry, all_versions, as_json):
         console.print("The catalog is empty: build one with `dft-stats build DOMAIN --source PATH`.")
         return
     table = Table(title=f"{len({e['domain'] for e in entries})} domains")
-    for column in ("domain", "version", "documents", "words", "sent. len", "size", "license", "hash"):
-        table.add_column(column, justify="right" if column in ("documents", "words", "sent. len", "size") else "left")
+    table.add_column("domain", no_wrap=True, min_width=max(len(e["domain"]) for e in entries))
+    table.add_column("version", no_wrap=True)
+    for column in ("docs", "words", "sent. len", "size"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("license", overflow="fold")
+    table.add_column("hash", max_width=12, no_wrap=True)
     for e in entries:
         table.add_row(e["domain"], e["version"], f"{e['totals']['documents']:,}", f"{e['totals']['words']:,}",
                       f"{e.get('headline', {}).get('sentence_length_mean', 0):.1f}",
