@@ -7,6 +7,7 @@ fill functions and fake, already-complete cache directories.
 from __future__ import annotations
 
 import gzip
+import shutil
 import struct
 import zlib
 from pathlib import Path
@@ -610,3 +611,75 @@ def test_kjv_verses_lose_references_and_group_by_book_with_chapters_as_paragraph
         ("1Sam", "Now there was a certain man of Ramathaimzophim."),
         ("Rev", "The grace of our Lord Jesus Christ be with you all. Amen."),
     ]
+
+
+# ---------------------------------------------------------------- technical (man pages)
+
+MAN_SOURCE = r""".\" Copyright (C) 2005 Michael Kerrisk
+.TH pipe 7 2022-12-04 "Linux man-pages 6.03"
+.SH NAME
+pipe \- overview of pipes and FIFOs
+.SH SYNOPSIS
+.nf
+.B #include <unistd.h>
+.fi
+.SH DESCRIPTION
+Pipes and FIFOs provide a unidirectional
+interprocess communication channel.
+.PP
+Use it like this:
+.PP
+.in +4n
+.EX
+ioctl(fd, FIONREAD, &nbytes);
+.EE
+.in
+.SS Pipe capacity
+A pipe has a limited capacity; see
+.BR pipe (2)
+and
+.UR https://example.org/pipes
+the notes
+.UE .
+.SH EXAMPLES
+.EX
+int main(void) { return 0; }
+.EE
+.SH SEE ALSO
+.BR fifo (7)
+"""
+
+
+def test_man_source_loses_examples_synopsis_and_see_also_before_rendering():
+    stripped = technical.strip_man_source(MAN_SOURCE)
+    assert "ioctl" not in stripped and "#include" not in stripped
+    assert "int main" not in stripped and "fifo (7)" not in stripped
+    assert ".SS Pipe capacity" in stripped and "unidirectional" in stripped
+
+
+def test_rendered_man_page_keeps_prose_without_header_footer_or_headings():
+    rendered = (
+        "pipe(7)        Miscellaneous Information Manual        pipe(7)\n\n"
+        "NAME\n       pipe - overview of pipes and FIFOs\n\n"
+        "DESCRIPTION\n       Pipes  and FIFOs provide a channel.\n\n"
+        "   Pipe capacity\n       A pipe has a limited capacity; see pipe(2) and the notes "
+        "\u27e8https://example.org/pipes\u27e9.\n\n"
+        "Linux man-pages 6.03        2022-12-04        pipe(7)\n"
+    )
+    assert technical.clean_rendered_man(rendered) == (
+        "pipe - overview of pipes and FIFOs\n\n"
+        "Pipes and FIFOs provide a channel.\n\n"
+        "Pipe capacity\n\n"
+        "A pipe has a limited capacity; see pipe(2) and the notes."
+    )
+
+
+@pytest.mark.skipif(shutil.which("groff") is None, reason="groff is not installed")
+def test_groff_renders_a_stripped_man_page_to_clean_prose():
+    groff = shutil.which("groff")
+    source = technical.strip_man_source(MAN_SOURCE).encode()
+    text = technical.clean_rendered_man(technical.render_man_page(groff, source))
+    assert text.startswith("pipe - overview of pipes and FIFOs\n\n")
+    assert "Pipes and FIFOs provide a unidirectional interprocess communication channel." in text
+    assert "Use it like this:" in text
+    assert "ioctl" not in text and "SEE ALSO" not in text and "https" not in text

@@ -1,4 +1,19 @@
-"""technical: the CPython 3.11 documentation, reStructuredText sources (Debian ``python3.11-doc``).
+"""technical: the CPython 3.11 documentation (Debian ``python3.11-doc``) and Linux man pages.
+
+Two sources, one prose register (software documentation):
+
+* the reStructuredText sources of the Python manuals (``*.rst.txt``), see below;
+* the Linux man-pages project's pages in Debian ``manpages`` (sections 1, 4,
+  5, 7, 8: commands, devices, file formats and overviews; the C API
+  sections 2 and 3 live in ``manpages-dev`` and are left out, as they are
+  mostly identifiers). Each regular page is rendered with ``groff -man
+  -Tutf8`` (no hyphenation, one line per paragraph); before rendering,
+  ``.EX``/``.nf`` example blocks, tables and the SYNOPSIS, EXAMPLES, SEE ALSO,
+  FILES, ATTRIBUTES and COLOPHON sections are removed, and after it the
+  header/footer lines and section headings. ``.so`` redirects and symlinks
+  (aliases) are skipped.
+
+Python docs:
 
 The ``_sources/**/*.rst.txt`` files are cleaned to prose: literal blocks (the
 indented block after ``::``), doctest blocks (``>>>``), tables and code-like
@@ -8,8 +23,8 @@ directives (``.. function:: sig``) lose the signature but keep the prose
 body; admonitions (``note``, ``warning``, ``versionchanged`` ...) keep their
 text; roles (``:func:`~os.path.join```) become their text (``join``),
 hyperlinks their title, ``literals`` their content; heading under/overlines,
-comments, targets and footnote references are removed. List items become
-separate paragraphs; wrapped lines are joined.
+comments, targets, footnote references and bare URLs are removed. List items
+become separate paragraphs; wrapped lines are joined.
 
 Skipped files: ``license`` (licence texts belong to the legal domain),
 ``copyright``, ``about``, ``bugs``, ``contents``, ``whatsnew/changelog`` and
@@ -18,13 +33,16 @@ the ``includes/`` fragments.
 
 from __future__ import annotations
 
+import gzip
+import os
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import Recipe, Source, register
-from ._obtain import debian_packages
-from ._text import unwrap
+from ._obtain import debian_packages, require_tool, run_tool
+from ._text import collapse_spaces, remove_urls, unwrap
 
 PACKAGE = "python3.11-doc"
 SOURCES_DIR = Path("usr/share/doc/python3.11/html/_sources")
@@ -36,6 +54,19 @@ SOURCE = Source(
     attribution="Python documentation, Copyright 2001-2023 Python Software Foundation, "
     "PSF License Version 2",
     url_hint=f"Debian package {PACKAGE}, {SOURCES_DIR}/**/*.rst.txt",
+)
+
+MANPAGES_PACKAGE = "manpages"
+MAN_DIR = Path("usr/share/man")
+MAN_SECTIONS = ("man1", "man4", "man5", "man7", "man8")
+
+MANPAGES_SOURCE = Source(
+    name="Linux man-pages 6.03, sections 1, 4, 5, 7, 8 (Debian manpages)",
+    install=f"apt-get download {MANPAGES_PACKAGE} && dpkg-deb -x; rendered with groff",
+    license="Linux-man-pages-copyleft and other per-page free licences (GPL, BSD, MIT)",
+    attribution="The Linux man-pages project (Michael Kerrisk, Alejandro Colomar and "
+    "contributors)",
+    url_hint=f"Debian package {MANPAGES_PACKAGE}, {MAN_DIR}/man*/*.gz",
 )
 
 SKIP = {
@@ -222,16 +253,105 @@ def _convert(lines: list[str]) -> list[str]:
 def clean_rest(text: str) -> str:
     """One reST source file -> prose paragraphs separated by blank lines."""
     lines = text.replace("\r\n", "\n").expandtabs(8).split("\n")
-    return unwrap("\n\n".join(_convert(lines)), keep_list_items=False)
+    return unwrap(remove_urls("\n\n".join(_convert(lines))), keep_list_items=False)
+
+
+# ---------------------------------------------------------------- man pages
+
+DROP_MAN_SECTIONS = {
+    "SYNOPSIS", "EXAMPLE", "EXAMPLES", "SEE ALSO", "FILES", "ATTRIBUTES", "COLOPHON",
+    "LIBRARY",
+}
+GROFF = ["-man", "-Tutf8", "-P", "-cbou", "-rHY=0", "-rLL=5000n", "-dAD=l", "-Wall"]
+_SECTION = re.compile(r'^\.SH\s+"?([^"]*?)"?\s*$')
+_BLOCKS = {".EX": ".EE", ".nf": ".fi", ".TS": ".TE", ".EQ": ".EN"}
+
+
+def strip_man_source(source: str) -> str:
+    """Remove example/preformatted blocks, tables and non-prose sections from roff source."""
+    out, section, closing = [], "", None
+    for line in source.split("\n"):
+        request = line.split(" ", 1)[0].rstrip()
+        if closing:
+            if request == closing:
+                closing = None
+            continue
+        if request in _BLOCKS:
+            closing = _BLOCKS[request]
+            continue
+        heading = _SECTION.match(line)
+        if heading:
+            section = heading.group(1).strip().upper()
+        if section in DROP_MAN_SECTIONS:
+            continue
+        out.append(line)
+    return "\n".join(out)
+
+
+def clean_rendered_man(rendered: str) -> str:
+    """groff output -> prose paragraphs: header, footer and section headings dropped."""
+    lines = rendered.replace("\r", "").split("\n")
+    content = [i for i, line in enumerate(lines) if line.strip()]
+    if len(content) >= 2:  # the first and last non-blank lines are the header and footer
+        lines = lines[content[0] + 1 : content[-1]]
+    kept = []
+    for line in lines:
+        if line.strip() and not line.startswith(" "):
+            kept.append("")  # a section heading ("DESCRIPTION") ends the paragraph
+            continue
+        if line.strip() and len(line) - len(line.lstrip(" ")) < 5:
+            kept.extend(["", collapse_spaces(line), ""])  # a subsection heading stands alone
+            continue
+        kept.append(collapse_spaces(line))
+    text = re.sub(r"\s*\u27e8[^\u27e9]*\u27e9", "", "\n".join(kept))  # ⟨URL⟩ links
+    return unwrap(remove_urls(text), keep_list_items=False)
+
+
+def render_man_page(groff: str, source: bytes) -> str:
+    """Render one roff man page to text with groff (output captured)."""
+    env = {**os.environ, "LC_ALL": "C.UTF-8"}
+    proc = run_tool([groff, *GROFF], what="groff -man (rendering a man page)", input=source,
+                    env=env, timeout=120)
+    return proc.stdout.decode("utf-8", "replace")
+
+
+def man_page_files(root: Path) -> list[Path]:
+    """Regular ``.gz`` pages of the kept sections, sorted; symlinks (aliases) excluded."""
+    files = []
+    for section in MAN_SECTIONS:
+        files.extend(p for p in (root / MAN_DIR / section).glob("*.gz") if not p.is_symlink())
+    return sorted(files, key=lambda p: p.relative_to(root).as_posix())
+
+
+def man_documents(cache_dir: Path) -> Iterator[tuple[str, str]]:
+    """(``man/man7/pipe.7``, prose) for every rendered page, sorted by path."""
+    groff = require_tool("groff", "install groff (apt-get install groff-base)")
+    root = debian_packages(cache_dir, [MANPAGES_PACKAGE], name=MANPAGES_PACKAGE)
+    pages = []
+    for path in man_page_files(root):
+        source = gzip.decompress(path.read_bytes()).decode("utf-8", "replace")
+        if source.lstrip().startswith(".so "):
+            continue  # a redirect to another page
+        doc_id = "man/" + path.relative_to(root / MAN_DIR).as_posix()[: -len(".gz")]
+        pages.append((doc_id, strip_man_source(source).encode("utf-8")))
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        rendered = pool.map(lambda page: render_man_page(groff, page[1]), pages)
+        for (doc_id, _), text in zip(pages, rendered):
+            text = clean_rendered_man(text)
+            if text:
+                yield doc_id, text
+
+
+# ---------------------------------------------------------------- recipe
 
 
 def obtain(cache_dir: Path) -> Path:
-    """Extract the Debian package into the cache; returns the ``_sources`` directory."""
+    """Extract the Python docs package into the cache; returns the ``_sources`` directory."""
     return debian_packages(cache_dir, [PACKAGE], name=PACKAGE) / SOURCES_DIR
 
 
-def documents(cache_dir: Path) -> Iterator[tuple[str, str]]:
-    """(``library/json`` ..., prose) for every kept ``.rst.txt`` file, sorted by path."""
+def python_documents(cache_dir: Path) -> Iterator[tuple[str, str]]:
+    """(``python/library/json`` ..., prose) for every kept ``.rst.txt`` file, sorted by path."""
     root = obtain(cache_dir)
     for path in sorted(root.rglob("*.rst.txt")):
         doc_id = path.relative_to(root).as_posix()[: -len(".rst.txt")]
@@ -239,17 +359,24 @@ def documents(cache_dir: Path) -> Iterator[tuple[str, str]]:
             continue
         text = clean_rest(path.read_text(encoding="utf-8", errors="replace"))
         if text:
-            yield doc_id, text
+            yield f"python/{doc_id}", text
+
+
+def documents(cache_dir: Path) -> Iterator[tuple[str, str]]:
+    """Man pages (``man/...``), then the Python docs (``python/...``), each sorted."""
+    yield from man_documents(cache_dir)
+    yield from python_documents(cache_dir)
 
 
 RECIPE = register(
     Recipe(
         domain="technical",
         description="Software documentation: the Python 3.11 manuals (tutorial, library and "
-        "language reference, HOWTOs, FAQs, C API) as prose, code removed",
-        license="PSF-2.0",
-        sources=(SOURCE,),
-        approx_words=1_100_000,
+        "language reference, HOWTOs, FAQs, C API) and Linux man pages (commands, file "
+        "formats, overviews) as prose, code removed",
+        license="PSF-2.0 (Python docs) + Linux-man-pages-copyleft and other free licences",
+        sources=(SOURCE, MANPAGES_SOURCE),
+        approx_words=1_500_000,
         documents=documents,
         build_options={"max_ngrams": 20000, "min_doc_count": 3},
     )
