@@ -102,9 +102,9 @@ def dataset_card(catalog: dict, repo_id: str) -> str:
         **license_meta,
     )
     lines = [f"# {repo_id}", "",
-             "Corpus-statistics bundles for Distribution Fine-Tuning (DFT): word, n-gram, "
-             "sentence-length and entropy statistics as Parquet tables, with no raw text. "
-             "Each config is one table of one domain; each split is one immutable version.", "",
+             ("Corpus-statistics bundles for Distribution Fine-Tuning (DFT): word, n-gram, "
+              "sentence-length and entropy statistics as Parquet tables, with no raw text. "
+              "Each config is one table of one domain; each split is one immutable version."), "",
              "| domain | version | documents | words | sentence length (mean) | license | sha256 |",
              "|---|---|---:|---:|---:|---|---|"]
     for e in entries:

@@ -39,7 +39,14 @@ from .catalog import (
     sort_entries,
 )
 from .errors import BundleCorrupt, BundleNotFound, CatalogError, DftError, RemoteError
-from .registry import CATALOG_FILE, STATS_DIR, BundleRef, registry_root, validate_domain, version_number
+from .registry import (
+    CATALOG_FILE,
+    STATS_DIR,
+    BundleRef,
+    registry_root,
+    validate_domain,
+    version_number,
+)
 
 TMP_DIR = ".tmp"
 SAFE_FILE = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")

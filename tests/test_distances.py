@@ -53,7 +53,9 @@ def test_jensen_shannon_is_zero_for_equal_and_one_for_disjoint_distributions():
 def test_jensen_shannon_matches_a_hand_computation_and_is_symmetric():
     p, q = np.array([0.5, 0.5]), np.array([1.0, 0.0])
     m = (p + q) / 2
-    kl = lambda a, b: sum(x * math.log2(x / y) for x, y in zip(a, b) if x > 0)  # noqa: E731
+    def kl(a, b):
+        return sum(x * math.log2(x / y) for x, y in zip(a, b) if x > 0)
+
     expected = (kl(p, m) + kl(q, m)) / 2
     assert jensen_shannon_bits(p, q) == pytest.approx(expected)
     assert jensen_shannon_bits(q, p) == pytest.approx(expected)
