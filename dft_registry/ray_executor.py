@@ -22,6 +22,7 @@ Ray is an optional extra: ``pip install 'dft[ray]'``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import time
@@ -59,8 +60,8 @@ def ensure_ray(workers: int, address: str | None = None) -> bool:
     # Ray >= 2.5x writes an auth token under ~/.ray unless told not to; a local,
     # single-user cluster needs none.
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    options = dict(include_dashboard=False, log_to_driver=False, ignore_reinit_error=True,
-                   configure_logging=False)
+    options = {"include_dashboard": False, "log_to_driver": False, "ignore_reinit_error": True,
+               "configure_logging": False}
     try:
         if address:
             ray.init(address=address, **options)
@@ -88,10 +89,8 @@ class _BufferedProgress:
 
     def flush(self) -> None:
         if self.pending:
-            try:
+            with contextlib.suppress(Exception):  # progress is best effort, never fails a task
                 self.queue.put_nowait_batch(self.pending)
-            except Exception:  # noqa: BLE001 - progress is best effort, never fails a task
-                pass
             self.pending = []
         self.last_flush = time.monotonic()
 

@@ -14,8 +14,8 @@ from dft_registry.pipeline import BuildSettings, count_task, plan_tasks
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed: pip install 'dft[ray]'")
 
-import ray_tasks  # noqa: E402  (tests/reliability is on sys.path under pytest)
-from ray import cloudpickle  # noqa: E402  (Ray's own copy is the one that pickles tasks)
+import ray_tasks  # (tests/reliability is on sys.path under pytest)
+from ray import cloudpickle  # (Ray's own copy is the one that pickles tasks)
 
 cloudpickle.register_pickle_by_value(ray_tasks)
 
