@@ -139,16 +139,21 @@ def segmenter_from_manifest(description: dict) -> Segmenter:
 
 
 def _spacy_pieces(nlp, batch_size: int):
+    from spacy.attrs import IDX, IS_SPACE, LENGTH, SENT_START
+
     def segment_pieces(pieces: Iterable[str]) -> Iterator[list[Sentence]]:
         for doc in nlp.pipe(pieces, batch_size=batch_size):
+            # Reading token offsets as one array avoids creating a Token object per token.
+            text = doc.text
             sentences: list[Sentence] = []
             sentence: Sentence = []
-            for token in doc:
-                if token.is_sent_start and sentence:
+            for start, length, sent_start, space in doc.to_array(
+                    [IDX, LENGTH, SENT_START, IS_SPACE]).tolist():
+                if sent_start == 1 and sentence:
                     sentences.append(sentence)
                     sentence = []
-                if not token.is_space:
-                    sentence.append(token.text)
+                if not space:
+                    sentence.append(text[start:start + length])
             if sentence:
                 sentences.append(sentence)
             yield sentences

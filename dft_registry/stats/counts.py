@@ -19,18 +19,26 @@ def unigram_counts(sentences: list[Sentence]) -> Counter:
 
 
 def ngram_counts(sentences: list[Sentence], orders: tuple[int, ...] = NGRAM_ORDERS) -> Counter:
-    """(n, 'tok1 tok2 ...') -> occurrences, n-grams never crossing a sentence end."""
+    """(tok1, ..., tokn) -> occurrences, n-grams never crossing a sentence end.
+
+    Keys are token tuples (n = their length); :func:`ngram_text` joins one for output.
+    """
     counts: Counter = Counter()
     for sentence in sentences:
         for n in orders:
             if len(sentence) >= n:
-                counts.update((n, " ".join(sentence[i:i + n])) for i in range(len(sentence) - n + 1))
+                counts.update(zip(*(sentence[i:] for i in range(n))))
     return counts
+
+
+def ngram_text(ngram: tuple[str, ...]) -> str:
+    """The stored form of an n-gram: its tokens joined by one space."""
+    return " ".join(ngram)
 
 
 def sentence_word_counts(sentences: list[Sentence]) -> list[int]:
     """Words (non-punctuation tokens) per sentence; punctuation-only sentences are dropped."""
-    lengths = [sum(1 for token in sentence if not is_punct(token)) for sentence in sentences]
+    lengths = [len(sentence) - sum(map(is_punct, sentence)) for sentence in sentences]
     return [length for length in lengths if length > 0]
 
 

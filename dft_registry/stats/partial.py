@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..segment import Sentence, is_punct
-from .counts import ngram_counts, sentence_openers, sentence_word_counts, unigram_counts
+from .counts import ngram_counts, ngram_text, sentence_openers, sentence_word_counts, unigram_counts
 from .windows import FEATURES, WindowSampler
 
 BYTES_PER_ENTRY = 180  # measured order of magnitude for a Counter entry with a short str key
@@ -136,11 +136,12 @@ class PartialCounts:
     def tables(self) -> dict[str, pa.Table]:
         """The current counts as Arrow tables with :data:`PARTIAL_SCHEMAS` (unsorted)."""
         ngram_keys = list(self.ngrams)
+        ngram_texts = [ngram_text(k) for k in ngram_keys]
         window_rows = self.windows.rows()
         columns = {
             "unigrams": [list(self.unigrams), list(self.unigrams.values()),
                          [self.unigram_docs[t] for t in self.unigrams]],
-            "ngrams": [[n for n, _ in ngram_keys], [g for _, g in ngram_keys],
+            "ngrams": [[len(k) for k in ngram_keys], ngram_texts,
                        [self.ngrams[k] for k in ngram_keys], [self.ngram_docs[k] for k in ngram_keys]],
             "sentence_lengths": [list(self.sentence_lengths), list(self.sentence_lengths.values())],
             "doc_lengths": [list(self.doc_lengths), list(self.doc_lengths.values())],

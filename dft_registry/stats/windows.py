@@ -65,33 +65,38 @@ def split_windows(sentences: list[Sentence], window_words: int) -> list[list[Sen
 
 
 def _distinct(words: list[str], n: int) -> float:
+    """Distinct n-grams / n-grams of a word sequence (0.0 when shorter than n)."""
     total = len(words) - n + 1
     if total <= 0:
         return 0.0
-    return len({tuple(words[i:i + n]) for i in range(total)}) / total
+    return len(set(zip(*(words[i:] for i in range(n))))) / total
 
 
 def window_features(window: list[Sentence]) -> dict[str, float]:
     """The :data:`FEATURES` of one window given as sentences (or pieces) of tokens."""
-    tokens = [token for sentence in window for token in sentence]
-    words = [token for token in tokens if not is_punct(token)]
+    lengths = []
+    words: list[str] = []
+    n_tokens = 0
+    for sentence in window:
+        sentence_words = [token for token in sentence if not is_punct(token)]
+        n_tokens += len(sentence)
+        if sentence_words:
+            lengths.append(len(sentence_words))
+            words += sentence_words
     if not words:
         return dict.fromkeys(FEATURES, 0.0)
     lowered = [word.lower() for word in words]
-    lengths = [sum(not is_punct(t) for t in sentence) for sentence in window]
-    lengths = [length for length in lengths if length > 0]
-    four_grams = len(lowered) - 3
     return {
         "ttr": len(set(words)) / len(words),
         "entropy": shannon_entropy(Counter(lowered).values()),
         "distinct_1": _distinct(lowered, 1),
         "distinct_2": _distinct(lowered, 2),
         "distinct_3": _distinct(lowered, 3),
-        "repetition_rate": 1.0 - _distinct(lowered, 4) if four_grams > 0 else 0.0,
+        "repetition_rate": 1.0 - _distinct(lowered, 4) if len(lowered) > 3 else 0.0,
         "sentence_length_mean": statistics.fmean(lengths),
         "sentence_length_std": statistics.pstdev(lengths),
         "word_length_mean": sum(map(len, words)) / len(words),
-        "punct_rate": (len(tokens) - len(words)) / len(tokens),
+        "punct_rate": (n_tokens - len(words)) / n_tokens,
     }
 
 
@@ -118,12 +123,12 @@ class WindowSampler:
     def add_document(self, doc_key: str, sentences: list[Sentence], part: int = 0) -> None:
         """Offer every full window of one document (or of one part of a long document)."""
         doc = stable_hash64(doc_key)
+        n_words = sum(len(sentence) - sum(map(is_punct, sentence)) for sentence in sentences)
         window_prefix = doc_key if part == 0 else f"{doc_key}\x00part{part}"
         for size in self.sizes:
             heap = self.heaps[size]
             windows = None
-            n_windows = _count_full_windows(sentences, size)
-            for index in range(n_windows):
+            for index in range(n_words // size):
                 key = stable_hash64(f"{window_prefix}\x00{size}\x00{index}")
                 if len(heap) >= self.k and -heap[0][0] <= key:
                     continue
@@ -152,11 +157,6 @@ class WindowSampler:
                     heapq.heappush(target, entry)
                 elif entry[0] > target[0][0]:
                     heapq.heapreplace(target, entry)
-
-
-def _count_full_windows(sentences: list[Sentence], size: int) -> int:
-    words = sum(1 for sentence in sentences for token in sentence if not is_punct(token))
-    return words // size
 
 
 def feature_summary(values: list[float]) -> dict[str, float]:
