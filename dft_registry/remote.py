@@ -87,6 +87,8 @@ def remote_errors(url: str):
         raise RemoteError(f"no permission for {url}: {_reason(exc)}") from None
     except (OSError, ValueError, TimeoutError, ConnectionError) as exc:
         raise RemoteError(f"cannot use remote {url}: {type(exc).__name__}: {_reason(exc)}") from None
+    except Exception as exc:  # noqa: BLE001 - backends (s3fs, gcsfs, ...) raise their own types
+        raise RemoteError(f"remote {url} failed: {type(exc).__name__}: {_reason(exc)}") from None
 
 
 def open_remote(url: str):
