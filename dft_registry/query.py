@@ -5,14 +5,17 @@ Two locks keep a query from writing anything:
 1. the statement is parsed first (``duckdb.extract_statements``) and only one
    SELECT-like statement is accepted (SELECT, WITH, FROM, DESCRIBE, SHOW,
    SUMMARIZE, EXPLAIN);
+   ``EXPLAIN ANALYZE`` runs its statement, so that inner statement must be a
+   SELECT too;
 2. it runs on a fresh in-memory connection whose only objects are views over
-   the bundles' Parquet files, with file access limited to those bundle
-   directories and the configuration locked, so even a statement the first
-   check missed could neither write a file nor touch the registry.
+   the bundles' Parquet files, with file access limited to exactly those
+   files and the configuration locked, so a statement the first check missed
+   could neither create a file nor read anything else.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,11 +61,26 @@ def check_read_only(sql: str) -> str:
     if len(statements) > 1:
         raise QueryError(f"{len(statements)} statements given: run one read-only statement at a time")
     statement = statements[0]
+    if statement.type == duckdb.StatementType.EXPLAIN:
+        _check_explained(statement.query)
     if statement.type not in READ_ONLY_STATEMENTS:
         kind = statement.type.name.replace("_", " ")
         raise QueryError(f"refusing {kind}: bundles are read-only; "
                          f"only {ALLOWED} queries are allowed")
     return sql
+
+
+EXPLAIN_PREFIX = re.compile(r"^\s*EXPLAIN\s*(\([^)]*\)\s*)?(ANALY[SZ]E\b)?", re.IGNORECASE)
+
+
+def _check_explained(sql: str) -> None:
+    """``EXPLAIN [ANALYZE] X`` runs or plans X: X must be a SELECT as well."""
+    match = EXPLAIN_PREFIX.match(sql)
+    inner = duckdb.extract_statements(sql[match.end():]) if match else []
+    if len(inner) != 1 or inner[0].type != duckdb.StatementType.SELECT:
+        kind = inner[0].type.name.replace("_", " ") if len(inner) == 1 else "this statement"
+        raise QueryError(f"refusing EXPLAIN of {kind}: bundles are read-only; "
+                         f"only {ALLOWED} queries are allowed")
 
 
 def referenced_views(sql: str, available: tuple[str, ...]) -> tuple[str, ...]:
@@ -82,11 +100,12 @@ def _quote(path: Path | str) -> str:
     return "'" + Path(path).as_posix().replace("'", "''") + "'"
 
 
-def _connection(directories: list[Path]) -> duckdb.DuckDBPyConnection:
+def _connection(files: list[Path]) -> duckdb.DuckDBPyConnection:
+    """An in-memory connection that may open only ``files`` (no directories, no extensions)."""
     con = duckdb.connect(config={"autoinstall_known_extensions": False,
                                  "autoload_known_extensions": False})
-    allowed = ", ".join(_quote(str(d.resolve()).rstrip("/") + "/") for d in directories)
-    con.execute(f"SET allowed_directories = [{allowed}]")
+    allowed = ", ".join(_quote(f) for f in files)
+    con.execute(f"SET allowed_paths = [{allowed}]")
     con.execute("SET enable_external_access = false")
     return con
 
@@ -98,7 +117,7 @@ def _lock(con: duckdb.DuckDBPyConnection) -> None:
 def bundle_connection(bundle: Bundle, views: tuple[str, ...] = TABLES) -> duckdb.DuckDBPyConnection:
     """A locked, read-only connection with a view per table of ``bundle`` (or only ``views``)."""
     path = bundle.path.resolve()
-    con = _connection([path])
+    con = _connection([path / f"{name}.parquet" for name in views])
     for name in views:
         con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_quote(path / f'{name}.parquet')})")
     _lock(con)
@@ -118,8 +137,9 @@ def catalog_connection(root: Path, catalog: dict | None = None,
     if not entries:
         raise QueryError("the catalog is empty: nothing to query (build or pull a bundle first)")
     dirs = [(root / e["path"]).resolve() for e in entries]
-    con = _connection([root / "stats"])
-    for name in (v for v in views if v in TABLES):
+    tables = [v for v in views if v in TABLES]
+    con = _connection([d / f"{name}.parquet" for name in tables for d in dirs])
+    for name in tables:
         files = ", ".join(_quote(d / f"{name}.parquet") for d in dirs)
         # Every bundle of format v1 has the same schema: no union_by_name, which
         # would read the footer of every file when the view is created.

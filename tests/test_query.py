@@ -109,3 +109,28 @@ def test_bad_sql_is_refused_before_the_catalog_is_read(tmp_path):
     (tmp_path / "catalog.json").write_text("{}")
     with pytest.raises(QueryError, match="read-only"):
         query_catalog("DELETE FROM unigrams", registry=tmp_path)
+
+
+@pytest.mark.parametrize("inner", ["COPY unigrams TO '{path}'", "CREATE TABLE t AS SELECT 1",
+                                   "INSERT INTO t VALUES (1)"])
+def test_explain_analyze_of_a_write_is_refused(golden, inner):
+    target = golden.path / "written.csv"
+    sql = "EXPLAIN ANALYZE " + inner.format(path=target)
+    with pytest.raises(QueryError, match="refusing EXPLAIN of"):
+        check_read_only(sql)
+    assert not target.exists()
+
+
+def test_explain_analyze_of_a_select_runs(golden):
+    result = query_bundle(golden, "EXPLAIN ANALYZE SELECT count(*) FROM unigrams")
+    assert result.columns == ["explain_key", "explain_value"]
+
+
+def test_even_an_unchecked_statement_could_not_create_a_file(golden):
+    from dft_registry.query import bundle_connection
+
+    con = bundle_connection(golden)  # bypass the statement check on purpose
+    target = golden.path / "written.csv"
+    with pytest.raises(Exception, match="(?i)permission"):
+        con.execute(f"COPY unigrams TO '{target}'")
+    assert not target.exists()
