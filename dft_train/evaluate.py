@@ -277,15 +277,24 @@ class HumanText:
     def total_words(self) -> int:
         return int(sum(self._remaining[self._sentence == 0])) if len(self._remaining) else 0
 
-    def span(self, words: int, rng: np.random.Generator) -> Sample:
-        """A random span of exactly ``words`` words starting at a sentence start."""
-        valid = np.flatnonzero(self._remaining >= words)
+    def span(self, words: int, rng: np.random.Generator, avoid: set[int] | None = None) -> Sample:
+        """A random span of exactly ``words`` words starting at a sentence start.
+
+        Documents in ``avoid`` are skipped while another document can hold the span.
+        """
+        fits = self._remaining >= words
+        valid = np.flatnonzero(fits)
+        if avoid and len(valid):
+            fresh = valid[~np.isin(self._doc[valid], list(avoid))]
+            valid = fresh if len(fresh) else valid
         if words < 1 or not len(valid):
             raise EvalError(
                 f"human text has no span of {words} words (longest: {self.longest_span}); "
                 "pass longer held-out documents with --human"
             )
         pick = valid[rng.integers(len(valid))]
+        if avoid is not None:
+            avoid.add(int(self._doc[pick]))
         doc, start = self.documents[self._doc[pick]], self._sentence[pick]
         needed, end = 0, start
         while needed < words:
@@ -294,7 +303,14 @@ class HumanText:
         return split_windows(doc[start:end], words)[0]
 
     def spans(self, word_counts: Sequence[int], rng: np.random.Generator) -> list[Sample]:
-        return [self.span(int(w), rng) if w > 0 else [] for w in word_counts]
+        """One span per word count, each from a different document while documents last."""
+        used: set[int] = set()
+        spans = []
+        for words in word_counts:
+            if len(used) >= len(self.documents):
+                used.clear()
+            spans.append(self.span(int(words), rng, used) if words > 0 else [])
+        return spans
 
 
 def word_count(sample: Sample) -> int:
