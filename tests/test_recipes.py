@@ -189,6 +189,18 @@ def test_legal_strips_front_matter_comment_boxes_urls_and_form_blanks():
     )
 
 
+def test_legal_numbered_clauses_keep_their_line_but_lose_the_number():
+    text = (
+        "---\nkey: x\n---\n1. Definitions.\n\n"
+        '"License" shall mean the terms, within\n30 days of version\n2.0 of it.\n'
+        "2.1. Grant. You may\ncopy it.\n"
+    )
+    assert legal.clean_license(text) == (
+        'Definitions.\n\n"License" shall mean the terms, within 30 days of version 2.0 of it.\n'
+        "Grant. You may copy it."
+    )
+
+
 def test_legal_front_matter_keys_are_read_without_yaml():
     keys, body = legal.split_front_matter(LICENSE_FILE)
     assert keys["key"] == "example-1.0"
@@ -236,7 +248,7 @@ BROWN_FILE = (
     "\n\n\t``/`` Only/rb a/at handful/nn was/bedz received/vbn ''/'' ,/, the/at jury/nn "
     "said/vbd ,/, ``/`` considering/in the/at cost/nn (/( $/$ 50/cd )/) ''/'' ./.\n"
     "\tHe/pps didn't/dod* say/vb ;/. ;/.\n"
-    "\n\n\tThe/at-hl U.N.'s/np$-hl '/' gravest/jjt-hl crisis/nn-hl '/' ?/.\n"
+    "\n\n\tThe/at-hl U.N.'s/np$-hl '/' gravest/jjt-hl crisis/nn-hl '/' ?/. ?/.\n"
 )
 
 

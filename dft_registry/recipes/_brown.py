@@ -78,13 +78,14 @@ def _normalise_punctuation(words: list[str]) -> list[str]:
     """Fix three tokenisation artefacts of Brown before joining.
 
     A sentence-final ``.`` after an abbreviation (``Jr. .``) and doubled
-    ``;``/``.`` tokens are dropped; a comma or full stop after a closing ``''``
+    ``; ? ! .`` tokens (``?/. ?/.`` in this copy of Brown) are dropped; a comma or full stop after a closing ``''``
     moves inside the quote (``said '' ,`` -> ``said, ''``), as printed.
     """
     out: list[str] = []
     for word in words:
-        if out and word in (".", ";") and (out[-1] == word or (word == "." and out[-1][-1:] == "."
-                                                                 and len(out[-1]) > 1)):
+        if out and word in (".", ";", "?", "!") and out[-1] == word:
+            continue  # this copy of Brown doubles sentence-final ; ? ! tokens
+        if out and word == "." and out[-1][-1:] == "." and len(out[-1]) > 1:
             continue
         if out and word in (",", ".") and out[-1] == "''" and (len(out) < 2 or out[-2] != word):
             out.insert(len(out) - 1, word)

@@ -3,7 +3,10 @@
 Each ``*.LICENSE`` file is YAML front matter between ``---`` lines followed by
 the licence text. Kept: English (no ``language:`` key, or ``language: en``),
 non-empty, not deprecated (deprecated entries often duplicate a current one).
-The front matter is dropped and hard-wrapped lines are joined into paragraphs.
+The front matter is dropped, hard-wrapped lines are joined into paragraphs
+(numbered clauses keep their own line, without the ``2.1.`` number), and
+comment-box prefixes, markdown marks, rule lines, form blanks, URLs and e-mail
+addresses are removed.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)(.*)\Z", re.D
 _KEY_VALUE = re.compile(r"^([A-Za-z_][\w-]*):[ \t]*(.*?)[ \t]*$", re.MULTILINE)
 # Comment-box and markdown line prefixes ("/*", " * ", "#", "##"), rule lines, form blanks.
 _LINE_PREFIX = re.compile(r"^\s*(?:/\*+|\*+/|\*(?!\*)|#{1,6}(?=\s)|//)\s?")
+# "1.", "2.1." and "10.3" clause numbers at the start of a line: the segmenter would
+# count each as a one-word sentence.
+_CLAUSE_NUMBER = re.compile(r"^\d{1,2}(?:\.\d{1,2})*\.\s+(?=\S)", re.MULTILINE)
 _RULE_LINE = re.compile(r"^[\s=*_\-#~+|/\\.]+$")
 _INLINE_RULE = re.compile(r"_{3,}|={3,}|\*{3,}|-{4,}|~{3,}")
 _STRONG = re.compile(r"\*\*(\S(?:.*?\S)?)\*\*")
@@ -63,7 +69,8 @@ def clean_license(text: str) -> str | None:
         return None
     if keys.get("is_deprecated", "no").lower() in ("yes", "true"):
         return None
-    cleaned = unwrap(strip_markup(body))
+    # Numbers are removed after unwrapping, which keeps each numbered clause on its own line.
+    cleaned = _CLAUSE_NUMBER.sub("", unwrap(strip_markup(body)))
     return cleaned or None
 
 
