@@ -10,6 +10,7 @@ catalog is replaced, both under the catalog lock.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -28,6 +29,7 @@ from .bundle import BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, MANIFEST, bundle_dir, 
 from .catalog import catalog_lock, catalog_path, entries_for, read_catalog, sort_entries
 from .errors import InputError, UsageError
 from .executors import default_workers, report_progress, run_map
+from .incremental import MIN_CACHED_BYTES, CachedCounts, PartialCache, cache_key, partial_cache_dir
 from .inputs import InputFile, ReadOptions, SkipLog, fingerprint, list_inputs, read_documents
 from .registry import STATS_DIR, registry_root, validate_domain, version_name, version_number
 from .segment import DEFAULT_SEGMENTER, get_segmenter, is_punct
@@ -68,6 +70,7 @@ class MapTask:
     settings: BuildSettings
     spill_dir: str
     memory_limit: int
+    cache_dir: str | None = None  # per-file partial counts cache (incremental builds)
 
 
 @dataclass
@@ -111,7 +114,8 @@ def parse_size(text: str | int | None, default: int = 2 << 30) -> int:
 # ---------------------------------------------------------------- map step
 
 def plan_tasks(inputs: list[InputFile], settings: BuildSettings, spill_root: Path,
-               memory_limit: int, task_bytes: int = TASK_TARGET_BYTES) -> list[MapTask]:
+               memory_limit: int, task_bytes: int = TASK_TARGET_BYTES,
+               cache_dir: Path | None = None) -> list[MapTask]:
     """Group inputs (in name order) into map tasks of about ``task_bytes`` each."""
     groups: list[list[InputFile]] = []
     current: list[InputFile] = []
@@ -125,7 +129,8 @@ def plan_tasks(inputs: list[InputFile], settings: BuildSettings, spill_root: Pat
         size += item_size
     if current:
         groups.append(current)
-    return [MapTask(i, tuple(group), settings, str(spill_root / f"task-{i:05d}"), memory_limit)
+    cache = str(cache_dir) if cache_dir is not None else None
+    return [MapTask(i, tuple(group), settings, str(spill_root / f"task-{i:05d}"), memory_limit, cache)
             for i, group in enumerate(groups)]
 
 
@@ -137,8 +142,22 @@ def count_task(task: MapTask) -> MapResult:
     skips = SkipLog()
     partial = PartialCounts(Path(task.spill_dir), task.memory_limit, settings.window_samples)
     fingerprints: dict[str, tuple[str, int]] = {}
-    for item in task.inputs:
+    cache = PartialCache(Path(task.cache_dir)) if task.cache_dir else None
+    cached = CachedCounts([], Totals(), skips)  # counts of files counted (or found) on their own
+    for number, item in enumerate(task.inputs):
         fingerprints[item.name] = (fingerprint(item), _stored_bytes(item))
+        if cache is not None and fingerprints[item.name][1] >= MIN_CACHED_BYTES:
+            key = cache_key(item, fingerprints[item.name][0], settings, segmenter.describe())
+            counts, _ = cache.count(
+                key, functools.partial(_count_documents, item, options, segmenter),
+                Path(task.spill_dir) / f"file-{number:05d}", task.memory_limit,
+                settings.window_samples)
+            cached.files.extend(counts.files)
+            cached.totals.add(counts.totals)
+            skips.merge(counts.skips)
+            report_progress({"files": 1, "words": counts.totals.words,
+                             "documents": counts.totals.documents, "bytes": counts.totals.bytes})
+            continue
         words_before, docs_before, bytes_before = (partial.totals.words, partial.totals.documents,
                                                    partial.totals.bytes)
         _count_documents(item, options, segmenter, partial, skips)
@@ -146,7 +165,8 @@ def count_task(task: MapTask) -> MapResult:
                          "documents": partial.totals.documents - docs_before,
                          "bytes": partial.totals.bytes - bytes_before})
     partial.spill(include_windows=True)
-    return MapResult(partial.spilled, partial.totals, skips, fingerprints)
+    partial.totals.add(cached.totals)
+    return MapResult(cached.files + partial.spilled, partial.totals, skips, fingerprints)
 
 
 def _stored_bytes(item: InputFile) -> int:
@@ -425,6 +445,7 @@ def build(
     executor: str = "local",
     executor_options: dict | None = None,
     task_bytes: int = TASK_TARGET_BYTES,
+    incremental: bool = True,
     on_progress: Callable[[dict], None] | None = None,
 ) -> BuildResult:
     """Build (or find up to date) the bundle of ``domain`` from ``source``.
@@ -432,7 +453,9 @@ def build(
     ``source`` is a file, directory, glob or saved HF dataset; ``None`` runs the
     domain's shipped recipe. ``on_progress`` receives dict events: ``{"stage":
     "map", "files_total": N}`` once, then ``{"files", "documents", "words",
-    "bytes"}`` increments, then ``{"stage": "reduce"}``.
+    "bytes"}`` increments, then ``{"stage": "reduce"}``. With ``incremental``
+    (the default) each input's partial counts are cached by content hash, so
+    a rebuild recounts only new or changed files (see :mod:`.incremental`).
     """
     started = time.perf_counter()
     validate_domain(domain)
@@ -466,11 +489,14 @@ def build(
 
     tmp_root = root / TMP_DIR  # same file system as stats/, so the final rename is atomic
     _clean_stale_tmp(tmp_root)
+    cache_dir = partial_cache_dir(root) if incremental else None
+    if cache_dir is not None:
+        _clean_stale_tmp(cache_dir / "tmp")
     work = tmp_root / f"build-{os.getpid()}-{uuid.uuid4().hex[:12]}"
     work.mkdir(parents=True)
     try:
         tasks = plan_tasks(inputs, settings, work / "partials", max(memory // workers, 1 << 20),
-                           task_bytes)
+                           task_bytes, cache_dir)
         if on_progress:
             on_progress({"stage": "map", "files_total": len(inputs),
                          "bytes_total": sum(_stored_bytes(i) for i in inputs)})
