@@ -235,12 +235,12 @@ def print_table(result: dict) -> None:
     console = Console()
     seeds = result["seeds"]
     title = (f"dft-eval: {result['bundle']}, {result['samples_per_seed'][0]} samples × {seeds} "
-             f"seed(s), windows of {result['window_words']} words, floor over "
+             f"seed(s), windows of {result['window_words']} words; noise floor = mean ± sd over "
              f"{result['resamples']} human resamples")
     table = Table(title=title, title_justify="left")
-    for column in ("metric", "model", "seed spread", "human", "noise floor (mean ± sd)",
-                   "bundle", "in floor"):
-        table.add_column(column, justify="left" if column == "metric" else "right")
+    table.add_column("metric", no_wrap=True)
+    for column in ("model", "seed spread", "human", "noise floor", "bundle", "in floor"):
+        table.add_column(column, justify="right")
     for name, row in result["metrics"].items():
         per_seed = [v for v in row.get("model_per_seed") or [] if v is not None]
         spread = _number(max(per_seed) - min(per_seed), 2) if len(per_seed) > 1 else "—"
