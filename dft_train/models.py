@@ -124,6 +124,11 @@ def load_model_and_tokenizer(name_or_path: str, cache_dir: Path | None = None):
 
     path = resolve_model_path(name_or_path, cache_dir)
     is_local = Path(path).exists()
+    if not is_local and not _in_hub_cache(path) and not _hub_reachable():
+        raise TrainError(
+            f"cannot load model {name_or_path!r} offline (not in the local Hugging Face cache and "
+            "the Hub is unreachable); download it once and pass --model PATH"
+        )
     try:
         model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     except OSError as exc:
@@ -142,6 +147,33 @@ def load_model_and_tokenizer(name_or_path: str, cache_dir: Path | None = None):
         )
     model.train()
     return model, tokenizer
+
+
+def _in_hub_cache(name: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(name, "config.json"), str)
+    except Exception:  # malformed repo ids and the like: let from_pretrained decide
+        return False
+
+
+def _hub_reachable(timeout_s: float = 3.0) -> bool:
+    """Whether the Hub endpoint accepts a TCP connection (True when offline mode is set:
+    ``from_pretrained`` then fails fast by itself)."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return True
+    url = urlparse(constants.ENDPOINT)
+    try:
+        with socket.create_connection((url.hostname, url.port or 443), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
 
 
 def _first_line(exc: Exception) -> str:

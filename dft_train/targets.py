@@ -172,12 +172,16 @@ def _write_atomically(table: pa.Table, path: Path) -> None:
 
 
 def closest_window(available: list[int], window_words: int) -> int:
-    """The available window size nearest to ``window_words`` (ties: the smaller)."""
-    return min(sorted(available), key=lambda w: abs(w - window_words))
+    """The largest available window size that fits in ``window_words`` (else the smallest).
+
+    A sample shorter than the window cannot be measured, so round down.
+    """
+    fitting = [w for w in available if w <= window_words]
+    return max(fitting) if fitting else min(available)
 
 
 def feature_targets(bundle, window_words: int) -> FeatureTargets | None:
-    """Standardised human feature samples at the window size closest to ``window_words``.
+    """Standardised human feature samples at the largest window size within ``window_words``.
 
     Returns None when the bundle has no windows (corpus too short for any).
     """

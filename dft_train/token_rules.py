@@ -24,6 +24,7 @@ tests compare it with the segmenter on reference text.
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
 from dataclasses import dataclass
 
@@ -75,6 +76,9 @@ def token_events(text: str, state: int) -> tuple[bool, bool, int]:
     return ends, starts, state
 
 
+_RULES_CACHE: dict[str, TokenRules] = {}
+
+
 @dataclass
 class TokenRules:
     """Per-vocabulary masks: ``end[state, v]``, ``start[state, v]`` and ``next_state[state, v]``.
@@ -104,8 +108,16 @@ class TokenRules:
 
     @classmethod
     def from_tokenizer(cls, tokenizer, vocab_size: int | None = None) -> TokenRules:
-        """Rules for a Hugging Face tokenizer; ids past the tokenizer (padded rows) get ""."""
-        return cls.from_texts(token_texts(tokenizer, vocab_size))
+        """Rules for a Hugging Face tokenizer; ids past the tokenizer (padded rows) get "".
+
+        Memoised per process by the token texts (building them takes ~2 s for 50k tokens).
+        """
+        texts = token_texts(tokenizer, vocab_size)
+        key = hashlib.sha256("\x00".join(texts).encode("utf-8", "surrogatepass")).hexdigest()
+        if key not in _RULES_CACHE:
+            _RULES_CACHE.clear()  # keep one vocabulary's masks at a time
+            _RULES_CACHE[key] = cls.from_texts(texts)
+        return _RULES_CACHE[key]
 
     def states_along(
         self, token_ids: torch.Tensor, initial: torch.Tensor | None = None

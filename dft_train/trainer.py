@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 from transformers import Trainer
+from transformers.trainer_callback import PrinterCallback
 
 from . import losses
 from .config import DftConfig
@@ -76,6 +77,7 @@ class DftTrainer(Trainer):
         **kwargs,
     ):
         super().__init__(model=model, args=args, processing_class=processing_class, **kwargs)
+        self.remove_callback(PrinterCallback)  # the library never prints; the CLI renders logs
         self.targets = targets
         self.prompts = prompts
         self.bundle_info = bundle_info or {}
@@ -213,7 +215,8 @@ class DftTrainer(Trainer):
                 values = window_features(windows[0])
                 rows.append([values[name] for name in targets.names])
                 kept.append(index)
-        if len(kept) < 2:
+        self._record("feature_samples", len(kept))
+        if len(kept) < 2:  # samples shorter than the window cannot be measured
             return None
         device = stats.token_logprob.device
         features = targets.standardise(torch.tensor(rows, dtype=torch.float32, device=device))
@@ -305,7 +308,7 @@ class DftTrainer(Trainer):
         super().save_model(output_dir, _internal_call)
         output_dir = output_dir or self.args.output_dir
         if self.args.should_save:
-            write_dft_config(Path(output_dir), self.bundle_info, self.args)
+            write_dft_config(Path(output_dir), self.bundle_info, self.args, self.kl_weight)
 
     def _save_checkpoint(self, model, trial) -> None:
         super()._save_checkpoint(model, trial)
@@ -334,16 +337,24 @@ class DftTrainer(Trainer):
         )
 
 
-def write_dft_config(directory: Path, bundle_info: dict, config: DftConfig) -> Path:
-    """Write ``dft_config.json``: the bundle reference and the DFT settings (atomic replace)."""
+def write_dft_config(
+    directory: Path, bundle_info: dict, config: DftConfig, kl_weight: float | None = None
+) -> Path:
+    """Write ``dft_config.json``: the bundle reference and the DFT settings (atomic replace).
+
+    ``kl_weight``: the resolved KL weight (the config may hold None = default).
+    """
     directory.mkdir(parents=True, exist_ok=True)
+    settings = config.dft_settings()
+    if kl_weight is not None:
+        settings["kl_weight"] = kl_weight
     record = {
         "format": "dft-train-config",
         "format_version": 1,
         "bundle": {
             k: bundle_info.get(k) for k in ("domain", "version", "content_hash", "segmenter")
         },
-        "config": _jsonable(config.dft_settings()),
+        "config": _jsonable(settings),
     }
     target = directory / DFT_CONFIG_FILE
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")

@@ -43,11 +43,11 @@ def test_token_rules_reproduce_the_segmenters_sentence_lengths_on_reference_text
 
 
 PROSE = [
-    "It was late when the court rose. The judge, who had listened for hours, said nothing! "
+    ("It was late when the court rose. The judge, who had listened for hours, said nothing! "
     "Was the verdict fair? Nobody in the well-known firm thought so; they'd appealed twice.\n\n"
-    "A new paragraph starts here without a full stop\n\nand this one ends (as they do) here.",
-    "Section 4(b) applies to licensees in the United States and elsewhere. Fees are $500 per "
-    "year, payable in advance. The licensee's obligations survive termination.",
+    "A new paragraph starts here without a full stop\n\nand this one ends (as they do) here."),
+    ("Section 4(b) applies to licensees in the United States and elsewhere. Fees are $500 per "
+    "year, payable in advance. The licensee's obligations survive termination."),
 ]
 
 

@@ -1,0 +1,206 @@
+"""`dft-train` end to end on a tiny GPT-2 and a real bundle: files, errors, LoRA."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+from train_fixtures import (  # noqa: F401
+    gpt2_tokenizer,
+    legal_registry,
+    make_tiny_gpt2,
+    tiny_model_dir,
+)
+from transformers import AutoModelForCausalLM
+
+from dft_train.cli import main
+
+torch.set_num_threads(2)
+
+FAST = ["--max-new-tokens", "24", "--samples", "4", "--lr", "3e-3", "--quiet"]
+
+
+def _run(args, **kwargs):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False, **kwargs)
+
+
+def _one_line_error(result, *fragments):
+    assert result.exit_code != 0
+    output = result.output.strip()
+    assert "Traceback" not in output
+    assert output.startswith("error:"), output
+    assert len(output.splitlines()) == 1, output
+    for fragment in fragments:
+        assert fragment in output
+
+
+def test_help_shows_an_example():
+    result = _run(["--help"])
+    assert result.exit_code == 0
+    assert "dft-train --domain legal" in result.output
+
+
+def test_unknown_domain_is_one_clear_line(legal_registry, tiny_model_dir, tmp_path):  # noqa: F811
+    result = _run(
+        [
+            "--domain",
+            "nosuchdomain",
+            "--model",
+            tiny_model_dir,
+            "--output-dir",
+            tmp_path / "out",
+            "--registry",
+            legal_registry,
+        ]
+    )
+    _one_line_error(result, "nosuchdomain")
+
+
+def test_missing_model_path_is_one_clear_line(legal_registry, tmp_path):  # noqa: F811
+    result = _run(
+        [
+            "--domain",
+            "legal",
+            "--model",
+            tmp_path / "no" / "model",
+            "--output-dir",
+            tmp_path / "out",
+            "--registry",
+            legal_registry,
+        ]
+    )
+    _one_line_error(result, "does not exist", "--model PATH")
+
+
+def test_hub_name_that_cannot_load_offline_names_model_path(legal_registry, tmp_path, monkeypatch):  # noqa: F811
+    monkeypatch.setattr("dft_train.models._hub_reachable", lambda timeout_s=3.0: False)
+    result = _run(
+        [
+            "--domain",
+            "legal",
+            "--model",
+            "someone/not-a-cached-model",
+            "--output-dir",
+            tmp_path / "out",
+            "--registry",
+            legal_registry,
+        ]
+    )
+    _one_line_error(result, "offline", "--model PATH")
+
+
+def test_tokenizer_without_eos_is_one_clear_line(legal_registry, gpt2_tokenizer, tmp_path):  # noqa: F811
+    from tokenizers import Tokenizer, models
+    from transformers import PreTrainedTokenizerFast
+
+    model_dir = tmp_path / "no-eos"
+    make_tiny_gpt2(gpt2_tokenizer).save_pretrained(model_dir)
+    word_level = Tokenizer(models.WordLevel({"a": 0, "b": 1, "[UNK]": 2}, unk_token="[UNK]"))
+    PreTrainedTokenizerFast(tokenizer_object=word_level, unk_token="[UNK]").save_pretrained(
+        model_dir
+    )
+    result = _run(
+        [
+            "--domain",
+            "legal",
+            "--model",
+            model_dir,
+            "--output-dir",
+            tmp_path / "out",
+            "--registry",
+            legal_registry,
+        ]
+    )
+    _one_line_error(result, "EOS")
+
+
+def test_twenty_step_run_writes_a_loadable_model_and_its_bundle_and_dist_loss_falls(
+    legal_registry,
+    tiny_model_dir,
+    tmp_path,
+):
+    output = tmp_path / "run"
+    result = _run(
+        [
+            "--domain",
+            "legal",
+            "--model",
+            tiny_model_dir,
+            "--steps",
+            20,
+            "--output-dir",
+            output,
+            "--registry",
+            legal_registry,
+            "--logging-steps",
+            4,
+            "--json",
+            *FAST,
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["global_step"] == 20
+    dist = [entry["loss_dist"] for entry in summary["log_history"] if "loss_dist" in entry]
+    assert len(dist) == 5
+    assert dist[-1] < 0.7 * dist[0]
+    record = json.loads((output / "dft_config.json").read_text())
+    assert record["bundle"]["domain"] == "legal"
+    assert record["bundle"]["version"] == "v1"
+    assert record["bundle"]["content_hash"] == summary["bundle"]["content_hash"]
+    assert record["config"]["kl_weight"] == 1.0
+    model = AutoModelForCausalLM.from_pretrained(output)
+    assert model.config.n_layer == 2
+
+
+def test_lora_run_saves_only_adapters(legal_registry, tiny_model_dir, tmp_path):  # noqa: F811
+    output = tmp_path / "lora"
+    result = _run(
+        [
+            "--domain",
+            "legal",
+            "--model",
+            tiny_model_dir,
+            "--steps",
+            3,
+            "--output-dir",
+            output,
+            "--registry",
+            legal_registry,
+            "--lora-r",
+            4,
+            "--dist-every",
+            2,
+            *FAST,
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    names = {p.name for p in output.iterdir()}
+    assert "adapter_model.safetensors" in names and "adapter_config.json" in names
+    assert "model.safetensors" not in names
+    assert "dft_config.json" in names
+
+
+@pytest.mark.parametrize("flag", ["--resume"])
+def test_resume_without_checkpoint_is_one_clear_line(
+    flag, legal_registry, tiny_model_dir, tmp_path
+):
+    result = _run(
+        [
+            "--domain",
+            "legal",
+            "--model",
+            tiny_model_dir,
+            "--steps",
+            2,
+            "--output-dir",
+            tmp_path / "empty",
+            "--registry",
+            legal_registry,
+            flag,
+            *FAST,
+        ]
+    )
+    _one_line_error(result, "checkpoint")
