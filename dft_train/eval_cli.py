@@ -45,84 +45,38 @@ LABELS = {
 }
 
 
-@click.command(
-    help="Evaluate a model (or a file of generated text) against a domain bundle and "
-    "held-out human text; every metric comes with the human noise floor "
-    "(mean ± sd over resampled human spans of the same count and length).\n\n" + EXAMPLE,
-    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-)
-@click.option(
-    "--domain", required=True, help="Bundle reference: legal, legal@v2, legal@sha256:1a2b."
-)
-@click.option(
-    "--model",
-    "model_name",
-    help="Model to sample from: saved directory, .gguf, `smollm2` or hub name.",
-)
-@click.option(
-    "--generations",
-    "generations_file",
-    type=click.Path(dir_okay=False),
-    help="File of generated continuations instead of --model.",
-)
-@click.option(
-    "--human",
-    multiple=True,
-    required=True,
-    help="Held-out human text: .txt/.md/.jsonl files, directories or globs (repeatable).",
-)
-@click.option(
-    "--prompts",
-    "prompt_count",
-    type=click.IntRange(2),
-    default=128,
-    show_default=True,
-    help="Prompts cut from the human text (with --model).",
-)
-@click.option(
-    "--seeds",
-    default="0,1",
-    show_default=True,
-    help="Generation seeds, comma-separated (with --model).",
-)
+@click.command(help="Evaluate a model (or a file of generated text) against a domain bundle and "
+                    "held-out human text; every metric comes with the human noise floor "
+                    "(mean ± sd over resampled human spans of the same count and length).\n\n"
+               + EXAMPLE,
+               context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--domain", required=True, help="Bundle reference: legal, legal@v2, legal@sha256:1a2b.")
+@click.option("--model", "model_name", help="Model to sample from: saved directory, .gguf, "
+                                            "`smollm2` or hub name.")
+@click.option("--generations", "generations_file", type=click.Path(dir_okay=False),
+              help="File of generated continuations instead of --model.")
+@click.option("--human", multiple=True, required=True,
+              help="Held-out human text: .txt/.md/.jsonl files, directories or globs (repeatable).")
+@click.option("--prompts", "prompt_count", type=click.IntRange(2), default=128, show_default=True,
+              help="Prompts cut from the human text (with --model).")
+@click.option("--seeds", default="0,1", show_default=True,
+              help="Generation seeds, comma-separated (with --model).")
 @click.option("--max-new-tokens", type=click.IntRange(1), default=64, show_default=True)
-@click.option(
-    "--temperature", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True
-)
+@click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=1.0,
+              show_default=True)
 @click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True)
-@click.option(
-    "--batch-size",
-    type=click.IntRange(1),
-    default=16,
-    show_default=True,
-    help="Prompts per generate() call.",
-)
-@click.option(
-    "--perplexity-blocks",
-    type=click.IntRange(0),
-    default=64,
-    show_default=True,
-    help="Blocks of 128 held-out tokens for perplexity (0 = skip).",
-)
-@click.option(
-    "--resamples",
-    type=click.IntRange(2),
-    default=20,
-    show_default=True,
-    help="Human resamples behind each noise-floor band.",
-)
+@click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True,
+              help="Prompts per generate() call.")
+@click.option("--perplexity-blocks", type=click.IntRange(0), default=64, show_default=True,
+              help="Blocks of 128 held-out tokens for perplexity (0 = skip).")
+@click.option("--resamples", type=click.IntRange(2), default=20, show_default=True,
+              help="Human resamples behind each noise-floor band.")
 @click.option("--registry", envvar="DFT_REGISTRY", help="Registry directory [env DFT_REGISTRY].")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option(
-    "--plot",
-    type=click.Path(dir_okay=False),
-    help="Write a PNG comparing model and human distributions.",
-)
-@click.option(
-    "--save-generations",
-    type=click.Path(dir_okay=False),
-    help="With --model: write the prompts, samples and human continuations as JSONL.",
-)
+@click.option("--plot", type=click.Path(dir_okay=False),
+              help="Write a PNG comparing model and human distributions.")
+@click.option("--save-generations", type=click.Path(dir_okay=False),
+              help="With --model: write the prompts, samples and human continuations as JSONL.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 def main(**options) -> None:
     _quiet_libraries()
@@ -135,13 +89,11 @@ def main(**options) -> None:
     except MemoryError:
         _fail("out of memory; lower --batch-size or --prompts", 1)
     except Exception as exc:  # noqa: BLE001 - never a traceback: say what happened, what to try
-        _fail(
-            f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:300]} "
-            "(rerun under `python -X dev -m dft_train.eval_cli` to debug)",
-            1,
-        )
+        _fail(f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:300]} "
+              "(rerun under `python -X dev -m dft_train.eval_cli` to debug)", 1)
     if options["as_json"]:
-        click.echo(json.dumps({k: v for k, v in result.items() if k != "distributions"}, indent=2))
+        click.echo(json.dumps({k: v for k, v in result.items() if k != "distributions"},
+                              indent=2))
     else:
         print_table(result)
 
@@ -157,19 +109,13 @@ def run(options: dict) -> dict:
     reference = ev.Reference.from_bundle(bundle, human_texts)
     if options["generations_file"]:
         sets, continuations = read_generations(options["generations_file"])
-        result = ev.evaluate(
-            sets,
-            reference,
-            human_continuations=continuations or None,
-            resamples=options["resamples"],
-        )
+        result = ev.evaluate(sets, reference, human_continuations=continuations or None,
+                             resamples=options["resamples"])
     else:
         result = evaluate_model(options, reference, human_texts)
     result["inputs"] = {
-        "domain": options["domain"],
-        "model": options["model_name"],
-        "generations": options["generations_file"],
-        "human": list(options["human"]),
+        "domain": options["domain"], "model": options["model_name"],
+        "generations": options["generations_file"], "human": list(options["human"]),
     }
     if options["plot"]:
         plot_comparison(result, options["plot"])
@@ -183,52 +129,29 @@ def evaluate_model(options: dict, reference, human_texts: list[str]) -> dict:
     seeds = parse_seeds(options["seeds"])
     model, tokenizer = load_model_and_tokenizer(options["model_name"])
     ev.check_tokenizer_decodes(tokenizer)
-    pairs = ev.make_prompt_pairs(
-        human_texts, reference, tokenizer, options["prompt_count"], options["max_new_tokens"]
-    )
+    pairs = ev.make_prompt_pairs(human_texts, reference, tokenizer, options["prompt_count"],
+                                 options["max_new_tokens"])
     prompts = [pair.prompt for pair in pairs]
     sets = []
     for seed in seeds:
-        sets.append(
-            ev.generate_continuations(
-                model,
-                tokenizer,
-                prompts,
-                options["max_new_tokens"],
-                seed,
-                batch_size=options["batch_size"],
-                temperature=options["temperature"],
-                top_p=options["top_p"],
-                on_batch=_progress(options, f"seed {seed}", len(prompts)),
-            )
-        )
+        sets.append(ev.generate_continuations(
+            model, tokenizer, prompts, options["max_new_tokens"], seed,
+            batch_size=options["batch_size"], temperature=options["temperature"],
+            top_p=options["top_p"], on_batch=_progress(options, f"seed {seed}", len(prompts))))
     if options["save_generations"]:
         with open(options["save_generations"], "w", encoding="utf-8") as handle:
             handle.writelines(
-                json.dumps(
-                    {"seed": seed, "prompt": pair.prompt, "text": text, "human": pair.continuation}
-                )
-                + "\n"
-                for seed, texts in zip(seeds, sets)
-                for pair, text in zip(pairs, texts)
-            )
+                json.dumps({"seed": seed, "prompt": pair.prompt, "text": text,
+                            "human": pair.continuation}) + "\n"
+                for seed, texts in zip(seeds, sets) for pair, text in zip(pairs, texts))
     ppl = None
     if options["perplexity_blocks"]:
         ppl = ev.perplexity(model, tokenizer, human_texts, max_blocks=options["perplexity_blocks"])
-    result = ev.evaluate(
-        sets,
-        reference,
-        human_continuations=[p.continuation for p in pairs],
-        perplexity=ppl,
-        resamples=options["resamples"],
-    )
-    result["generation"] = {
-        "seeds": seeds,
-        "prompts": len(prompts),
-        "max_new_tokens": options["max_new_tokens"],
-        "temperature": options["temperature"],
-        "top_p": options["top_p"],
-    }
+    result = ev.evaluate(sets, reference, human_continuations=[p.continuation for p in pairs],
+                         perplexity=ppl, resamples=options["resamples"])
+    result["generation"] = {"seeds": seeds, "prompts": len(prompts),
+                            "max_new_tokens": options["max_new_tokens"],
+                            "temperature": options["temperature"], "top_p": options["top_p"]}
     return result
 
 
@@ -280,9 +203,8 @@ def read_generations(path: str) -> tuple[list[list[str]], list[str]]:
             record = json.loads(line)
             sample = record["text"]
         except (json.JSONDecodeError, KeyError, TypeError):
-            raise EvalError(
-                f"--generations {path}:{number}: expected a JSON object with a 'text' field"
-            ) from None
+            raise EvalError(f"--generations {path}:{number}: expected a JSON object with a "
+                            "'text' field") from None
         if not isinstance(sample, str):
             raise EvalError(f"--generations {path}:{number}: 'text' is not a string")
         seed = record.get("seed", 0)
@@ -312,11 +234,9 @@ def print_table(result: dict) -> None:
 
     console = Console()
     seeds = result["seeds"]
-    title = (
-        f"dft-eval: {result['bundle']}, {result['samples_per_seed'][0]} samples × {seeds} "
-        f"seed(s), windows of {result['window_words']} words; noise floor = mean ± sd over "
-        f"{result['resamples']} human resamples"
-    )
+    title = (f"dft-eval: {result['bundle']}, {result['samples_per_seed'][0]} samples × {seeds} "
+             f"seed(s), windows of {result['window_words']} words; noise floor = mean ± sd over "
+             f"{result['resamples']} human resamples")
     table = Table(title=title, title_justify="left")
     table.add_column("metric", no_wrap=True)
     for column in ("model", "seed spread", "human", "noise floor", "bundle", "in floor"):
@@ -324,33 +244,21 @@ def print_table(result: dict) -> None:
     for name, row in result["metrics"].items():
         per_seed = [v for v in row.get("model_per_seed") or [] if v is not None]
         spread = _number(max(per_seed) - min(per_seed), 2) if len(per_seed) > 1 else "—"
-        floor = (
-            "—"
-            if row["floor_mean"] is None
-            else f"{_number(row['floor_mean'])} ± {_number(row['floor_sd'], 2)}"
-        )
+        floor = ("—" if row["floor_mean"] is None
+                 else f"{_number(row['floor_mean'])} ± {_number(row['floor_sd'], 2)}")
         if name == "perplexity":
             floor = f"± {_number(row['floor_sd'], 2)} (bootstrap)" if row["floor_sd"] else "—"
         within = {True: "[green]yes[/green]", False: "[red]no[/red]", None: ""}[row["within_floor"]]
-        table.add_row(
-            LABELS.get(name, name),
-            _number(row["model"]),
-            spread,
-            _number(row["human"]),
-            floor,
-            _number(row["bundle"]),
-            within,
-        )
+        table.add_row(LABELS.get(name, name), _number(row["model"]), spread,
+                      _number(row["human"]), floor, _number(row["bundle"]), within)
     console.print(table)
     over = ", ".join(f"{t['token']} ({t['log2_ratio']:+.1f})" for t in result["over_used_tokens"])
     if over:
         console.print(f"over-used vs bundle (log2 ratio): {over}", highlight=False)
     used = result["samples_with_full_window"]
-    console.print(
-        f"samples with a full {result['window_words']}-word window (MMD, discriminator):"
-        f" {', '.join(map(str, used))}; passes as human: 50% = indistinguishable",
-        highlight=False,
-    )
+    console.print(f"samples with a full {result['window_words']}-word window (MMD, discriminator):"
+                  f" {', '.join(map(str, used))}; passes as human: 50% = indistinguishable",
+                  highlight=False)
 
 
 def plot_comparison(result: dict, path: str) -> None:

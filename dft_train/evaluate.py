@@ -182,7 +182,7 @@ def sample_words(sample: Sample) -> list[str]:
 
 
 def _ngrams(words: list[str], n: int) -> Counter:
-    return Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
+    return Counter(tuple(words[i:i + n]) for i in range(len(words) - n + 1))
 
 
 def self_bleu(word_lists: Sequence[list[str]], max_order: int = 4) -> float:
@@ -235,13 +235,11 @@ def unigram_table(samples: Sequence[Sample]) -> pa.Table:
     for sample in samples:
         counts.update(unigram_counts(sample))
     tokens = sorted(counts)
-    return pa.table(
-        {
-            "token": pa.array(tokens, pa.string()),
-            "count": pa.array([counts[t] for t in tokens], pa.int64()),
-            "is_punct": pa.array([is_punct(t) for t in tokens], pa.bool_()),
-        }
-    )
+    return pa.table({
+        "token": pa.array(tokens, pa.string()),
+        "count": pa.array([counts[t] for t in tokens], pa.int64()),
+        "is_punct": pa.array([is_punct(t) for t in tokens], pa.bool_()),
+    })
 
 
 # ------------------------------------------------------------------- human text
@@ -380,12 +378,9 @@ class Reference:
             samples = targets.samples[:BUNDLE_WINDOW_ROWS]
             bandwidth = float(median_bandwidth(samples.double()))
             self._windows[window] = WindowReference(
-                window,
-                targets.mean.numpy().astype(np.float64),
-                targets.std.numpy().astype(np.float64),
-                samples.numpy().astype(np.float64),
-                bandwidth,
-            )
+                window, targets.mean.numpy().astype(np.float64),
+                targets.std.numpy().astype(np.float64), samples.numpy().astype(np.float64),
+                bandwidth)
         return self._windows[window]
 
     def check_human(self, window: int) -> None:
@@ -423,12 +418,8 @@ def feature_mmd2(features: np.ndarray, reference: WindowReference) -> float:
     return float(mmd_squared(x, y, reference.bandwidth))
 
 
-def discriminate(
-    model_features: np.ndarray,
-    human_features: np.ndarray,
-    folds: int = DEFAULT_FOLDS,
-    seed: int = 0,
-) -> dict[str, float]:
+def discriminate(model_features: np.ndarray, human_features: np.ndarray,
+                 folds: int = DEFAULT_FOLDS, seed: int = 0) -> dict[str, float]:
     """Cross-validated logistic regression human vs model on window features (balanced classes).
 
     Returns ``passes_as_human`` (% of model rows labelled human by the held-out
@@ -475,16 +466,11 @@ def set_metrics(samples: Sequence[Sample], reference: Reference, window: int) ->
         "sentence_length_mean": lengths.mean,
         "sentence_length_var": lengths.variance,
         "sentence_length_w1_bundle": distances.wasserstein1(
-            lengths.lengths,
-            lengths.pmf,
-            bundle_lengths.column("length").to_numpy(),
-            bundle_lengths.column("count").to_numpy(),
-        )
-        if lengths.pmf.sum()
-        else float("nan"),
-        "token_js_bits": distances.unigram_js_bits(
-            unigram_table(samples), reference.bundle.table("unigrams")
-        ),
+            lengths.lengths, lengths.pmf,
+            bundle_lengths.column("length").to_numpy(), bundle_lengths.column("count").to_numpy())
+        if lengths.pmf.sum() else float("nan"),
+        "token_js_bits": distances.unigram_js_bits(unigram_table(samples),
+                                                   reference.bundle.table("unigrams")),
         "feature_mmd2": feature_mmd2(first_windows, reference.windows(window)),
         "repetition_rate": mean_of("repetition_rate"),
         "_window_features": first_windows,
@@ -528,11 +514,8 @@ def evaluate(
     ``perplexity``: the result of :func:`perplexity` (optional).
     Returns plain data (JSON-serialisable).
     """
-    sets = (
-        [list(generations)]
-        if generations and isinstance(generations[0], str)
-        else [list(g) for g in generations]
-    )
+    sets = [list(generations)] if generations and isinstance(generations[0], str) else [
+        list(g) for g in generations]
     if not sets or not any(sets):
         raise EvalError("no generations to evaluate")
     if resamples < 2:
@@ -547,8 +530,7 @@ def evaluate(
     if max(all_counts) > reference.human.longest_span:
         raise EvalError(
             f"generations hold up to {max(all_counts)} words but the longest human document only "
-            f"{reference.human.longest_span}; pass longer held-out text with --human"
-        )
+            f"{reference.human.longest_span}; pass longer held-out text with --human")
     rng = np.random.default_rng(seed)
 
     per_seed = []
@@ -573,32 +555,22 @@ def evaluate(
     else:
         human_side = first_window_features(reference.human.spans(counts[0], rng), window)
     for index, metrics in enumerate(per_seed):
-        metrics.update(
-            _strip_n(discriminate(metrics["_window_features"], human_side, seed=seed + index))
-        )
+        metrics.update(_strip_n(discriminate(metrics["_window_features"], human_side,
+                                             seed=seed + index)))
     for index, run in enumerate(floor_runs):
         other = floor_windows[(index + 1) % len(floor_windows)]
         run.update(_strip_n(discriminate(run["_window_features"], other, seed=seed + index)))
     if human_metrics is not None:
-        human_metrics.update(
-            _strip_n(
-                discriminate(
-                    first_window_features(reference.human.spans(counts[0], rng), window),
-                    human_side,
-                    seed=seed,
-                )
-            )
-        )
+        human_metrics.update(_strip_n(discriminate(
+            first_window_features(reference.human.spans(counts[0], rng), window), human_side,
+            seed=seed)))
 
     bundle_values = _bundle_values(reference, window)
     results: dict[str, dict] = {}
     if perplexity is not None:
         results["perplexity"] = {
-            "model": perplexity["perplexity"],
-            "model_per_seed": [perplexity["perplexity"]],
-            "human": None,
-            "floor_mean": None,
-            "floor_sd": perplexity.get("bootstrap_sd"),
+            "model": perplexity["perplexity"], "model_per_seed": [perplexity["perplexity"]],
+            "human": None, "floor_mean": None, "floor_sd": perplexity.get("bootstrap_sd"),
             "bundle": None,
         }
     for name in METRICS:
@@ -621,39 +593,35 @@ def evaluate(
         row["within_floor"] = _within(row)
 
     model_unigrams = unigram_table([s for samples in segmented for s in samples])
-    over = distances.log_ratio_words(
-        model_unigrams, reference.bundle.table("unigrams"), limit=top_tokens
-    )
+    over = distances.log_ratio_words(model_unigrams, reference.bundle.table("unigrams"),
+                                     limit=top_tokens)
     lengths = [m["_lengths"] for m in per_seed]
-    return _clean(
-        {
-            "bundle": reference.name,
-            "samples_per_seed": [len(s) for s in sets],
-            "seeds": len(sets),
-            "window_words": window,
-            "samples_with_full_window": [len(m["_window_features"]) for m in per_seed],
-            "resamples": resamples,
-            "human_continuations": len(human_continuations or []),
-            "human_documents": len(reference.human.documents),
-            "metrics": results,
-            "over_used_tokens": over["over"],
-            "under_used_tokens": over["under"],
-            "distributions": {
-                "sentence_length_pmf": {
-                    "model": _pooled_pmf(lengths),
-                    "human": human_metrics["_lengths"].pmf.tolist()
-                    if human_metrics
-                    else _pooled_pmf([run["_lengths"] for run in floor_runs]),
-                    "bundle": _bundle_pmf(reference.bundle),
-                },
-                "window_features": {
-                    "names": list(FEATURES),
-                    "model": np.concatenate([m["_window_features"] for m in per_seed]).tolist(),
-                    "human": (human_side if len(human_side) else floor_windows[0]).tolist(),
-                },
+    return _clean({
+        "bundle": reference.name,
+        "samples_per_seed": [len(s) for s in sets],
+        "seeds": len(sets),
+        "window_words": window,
+        "samples_with_full_window": [len(m["_window_features"]) for m in per_seed],
+        "resamples": resamples,
+        "human_continuations": len(human_continuations or []),
+        "human_documents": len(reference.human.documents),
+        "metrics": results,
+        "over_used_tokens": over["over"],
+        "under_used_tokens": over["under"],
+        "distributions": {
+            "sentence_length_pmf": {
+                "model": _pooled_pmf(lengths),
+                "human": human_metrics["_lengths"].pmf.tolist() if human_metrics else
+                _pooled_pmf([run["_lengths"] for run in floor_runs]),
+                "bundle": _bundle_pmf(reference.bundle),
             },
-        }
-    )
+            "window_features": {
+                "names": list(FEATURES),
+                "model": np.concatenate([m["_window_features"] for m in per_seed]).tolist(),
+                "human": (human_side if len(human_side) else floor_windows[0]).tolist(),
+            },
+        },
+    })
 
 
 def _strip_n(result: dict) -> dict:
@@ -754,7 +722,7 @@ def make_prompt_pairs(
             while candidates[d] and len(pairs) < count:
                 offset = candidates[d].pop()
                 prompt = texts[d][:offset].rstrip()
-                ids = tokenizer(texts[d][len(prompt) :], add_special_tokens=False)["input_ids"]
+                ids = tokenizer(texts[d][len(prompt):], add_special_tokens=False)["input_ids"]
                 if len(ids) < continuation_tokens or not prompt:
                     continue
                 continuation = tokenizer.decode(ids[:continuation_tokens], skip_special_tokens=True)
@@ -763,8 +731,7 @@ def make_prompt_pairs(
     if len(pairs) < count:
         raise EvalError(
             f"held-out human text yields only {len(pairs)} prompts with {continuation_tokens} "
-            f"tokens of continuation, {count} requested; pass more text or lower --prompts"
-        )
+            f"tokens of continuation, {count} requested; pass more text or lower --prompts")
     return pairs
 
 
@@ -772,63 +739,39 @@ def check_tokenizer_decodes(tokenizer) -> None:
     """EvalError unless the tokenizer round-trips plain English text."""
     probe = "The court held that the agreement was void."
     try:
-        decoded = tokenizer.decode(
-            tokenizer(probe, add_special_tokens=False)["input_ids"], skip_special_tokens=True
-        )
+        decoded = tokenizer.decode(tokenizer(probe, add_special_tokens=False)["input_ids"],
+                                   skip_special_tokens=True)
     except Exception as exc:  # noqa: BLE001 - any failure means it cannot decode
-        raise EvalError(
-            f"the model's tokenizer cannot decode ({type(exc).__name__}: "
-            f"{' '.join(str(exc).split())[:120]}); pass a model with a working "
-            "tokenizer"
-        ) from None
+        raise EvalError(f"the model's tokenizer cannot decode ({type(exc).__name__}: "
+                        f"{' '.join(str(exc).split())[:120]}); pass a model with a working "
+                        "tokenizer") from None
     if decoded.strip() != probe:
-        raise EvalError(
-            f"the model's tokenizer cannot decode text: {probe!r} came back as "
-            f"{decoded[:60]!r}; pass a model with a working tokenizer"
-        )
+        raise EvalError(f"the model's tokenizer cannot decode text: {probe!r} came back as "
+                        f"{decoded[:60]!r}; pass a model with a working tokenizer")
 
 
-def generate_continuations(
-    model,
-    tokenizer,
-    prompts: Sequence[str],
-    max_new_tokens: int,
-    seed: int,
-    batch_size: int = 16,
-    temperature: float = 1.0,
-    top_p: float = 1.0,
-    max_prompt_tokens: int = 32,
-    on_batch=None,
-) -> list[str]:
+def generate_continuations(model, tokenizer, prompts: Sequence[str], max_new_tokens: int,
+                           seed: int, batch_size: int = 16, temperature: float = 1.0,
+                           top_p: float = 1.0, max_prompt_tokens: int = 32,
+                           on_batch=None) -> list[str]:
     """One sampled continuation per prompt (ancestral sampling by default: top_k off, top_p 1)."""
     from .sampling import SamplingSettings, generate_samples
 
-    settings = SamplingSettings(
-        max_new_tokens=max_new_tokens,
-        temperature=temperature,
-        top_p=top_p,
-        top_k=0,
-        max_prompt_tokens=max_prompt_tokens,
-    )
+    settings = SamplingSettings(max_new_tokens=max_new_tokens, temperature=temperature,
+                                top_p=top_p, top_k=0, max_prompt_tokens=max_prompt_tokens)
     texts: list[str] = []
     for start in range(0, len(prompts), batch_size):
-        batch = list(prompts[start : start + batch_size])
-        result = generate_samples(model, tokenizer, batch, settings, seed=seed * 1_000_003 + start)
+        batch = list(prompts[start:start + batch_size])
+        result = generate_samples(model, tokenizer, batch, settings,
+                                  seed=seed * 1_000_003 + start)
         texts += result.texts
         if on_batch:
             on_batch(len(texts))
     return texts
 
 
-def perplexity(
-    model,
-    tokenizer,
-    texts: Sequence[str],
-    block_tokens: int = 128,
-    max_blocks: int = 64,
-    batch_size: int = 8,
-    seed: int = 0,
-) -> dict:
+def perplexity(model, tokenizer, texts: Sequence[str], block_tokens: int = 128,
+               max_blocks: int = 64, batch_size: int = 8, seed: int = 0) -> dict:
     """Perplexity (exp of mean token NLL, nats) on blocks of held-out human text.
 
     Documents are tokenised, joined with EOS and cut into ``block_tokens``
@@ -842,10 +785,8 @@ def perplexity(
         ids += encoded + [tokenizer.eos_token_id]
     count = min(len(ids) // block_tokens, max_blocks)
     if count == 0:
-        raise EvalError(
-            f"held-out text has {len(ids)} tokens, fewer than one block of "
-            f"{block_tokens}; pass more text with --human"
-        )
+        raise EvalError(f"held-out text has {len(ids)} tokens, fewer than one block of "
+                        f"{block_tokens}; pass more text with --human")
     blocks = torch.tensor(ids[: count * block_tokens]).view(count, block_tokens)
     was_training = model.training
     model.eval()
@@ -853,28 +794,17 @@ def perplexity(
     try:
         with torch.no_grad():
             for start in range(0, count, batch_size):
-                batch = blocks[start : start + batch_size].to(next(model.parameters()).device)
+                batch = blocks[start:start + batch_size].to(next(model.parameters()).device)
                 logits = model(input_ids=batch).logits[:, :-1].float()
-                nll = (
-                    torch.nn.functional.cross_entropy(
-                        logits.reshape(-1, logits.shape[-1]),
-                        batch[:, 1:].reshape(-1),
-                        reduction="none",
-                    )
-                    .view(len(batch), -1)
-                    .mean(1)
-                )
+                nll = torch.nn.functional.cross_entropy(
+                    logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1),
+                    reduction="none").view(len(batch), -1).mean(1)
                 losses += nll.tolist()
     finally:
         model.train(was_training)
     values = np.array(losses)
     rng = np.random.default_rng(seed)
-    boot = [
-        math.exp(values[rng.integers(len(values), size=len(values))].mean()) for _ in range(200)
-    ]
-    return {
-        "perplexity": math.exp(values.mean()),
-        "bootstrap_sd": float(np.std(boot)),
-        "blocks": count,
-        "tokens": count * block_tokens,
-    }
+    boot = [math.exp(values[rng.integers(len(values), size=len(values))].mean())
+            for _ in range(200)]
+    return {"perplexity": math.exp(values.mean()), "bootstrap_sd": float(np.std(boot)),
+            "blocks": count, "tokens": count * block_tokens}
