@@ -162,7 +162,7 @@ def main(**options) -> None:
         _fail("interrupted", 130)
     except MemoryError:
         _fail("out of memory; lower --batch-size, --samples or --max-new-tokens", 1)
-    except Exception as exc:  # never a traceback: say what happened and what to try
+    except Exception as exc:  # noqa: BLE001  (never a traceback: say what happened)
         _fail(
             f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:300]} "
             "(rerun with the same arguments under `python -X dev -m dft_train.cli` to debug)",

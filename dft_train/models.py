@@ -154,7 +154,7 @@ def _in_hub_cache(name: str) -> bool:
         from huggingface_hub import try_to_load_from_cache
 
         return isinstance(try_to_load_from_cache(name, "config.json"), str)
-    except Exception:  # malformed repo ids and the like: let from_pretrained decide
+    except Exception:  # noqa: BLE001  (malformed repo ids: let from_pretrained decide)
         return False
 
 

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures imported from train_fixtures are used as arguments)
 """Sampling and re-scoring: alignment, padding, EOS, chunked reductions."""
 
 from __future__ import annotations
@@ -22,26 +23,26 @@ torch.set_num_threads(2)
 
 
 @pytest.fixture(scope="module")
-def tiny(gpt2_tokenizer):  # noqa: F811
+def tiny(gpt2_tokenizer):
     return make_tiny_gpt2(gpt2_tokenizer)
 
 
 @pytest.fixture(scope="module")
-def rules(gpt2_tokenizer):  # noqa: F811
+def rules(gpt2_tokenizer):
     return TokenRules.from_tokenizer(gpt2_tokenizer)
 
 
 PROMPTS = ["The license", "Permission is hereby granted, free of charge, to any"]
 
 
-def test_prompts_are_left_padded_with_a_mask(gpt2_tokenizer):  # noqa: F811
+def test_prompts_are_left_padded_with_a_mask(gpt2_tokenizer):
     encoded = encode_prompts(gpt2_tokenizer, PROMPTS, max_prompt_tokens=32)
     assert encoded["attention_mask"][0].tolist()[0] == 0
     assert encoded["attention_mask"][0].tolist()[-1] == 1
     assert encoded["input_ids"][0, -2:].tolist() == gpt2_tokenizer("The license")["input_ids"]
 
 
-def test_rescoring_reproduces_the_logits_generation_sampled_from(tiny, gpt2_tokenizer, rules):  # noqa: F811
+def test_rescoring_reproduces_the_logits_generation_sampled_from(tiny, gpt2_tokenizer, rules):
     settings = SamplingSettings(max_new_tokens=6)
     tiny.train()
     batch = generate_samples(tiny, gpt2_tokenizer, PROMPTS, settings, rules, seed=7)

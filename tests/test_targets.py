@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures imported from train_fixtures are used as arguments)
 """Targets from a real bundle, and the token rules checked against the segmenter."""
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dft_train.token_rules import TokenRules, hard_sentence_lengths
 
 
 @pytest.fixture(scope="module")
-def rules(gpt2_tokenizer):  # noqa: F811
+def rules(gpt2_tokenizer):
     return TokenRules.from_tokenizer(gpt2_tokenizer)
 
 
@@ -36,35 +37,39 @@ def _lengths(rules, tokenizer, texts):
 
 def test_token_rules_reproduce_the_segmenters_sentence_lengths_on_reference_text(
     rules,
-    gpt2_tokenizer,  # noqa: F811
+    gpt2_tokenizer,
 ):
     by_rules, by_segmenter = _lengths(rules, gpt2_tokenizer, legal_documents(40))
     assert by_rules == by_segmenter
 
 
 PROSE = [
-    ("It was late when the court rose. The judge, who had listened for hours, said nothing! "
-    "Was the verdict fair? Nobody in the well-known firm thought so; they'd appealed twice.\n\n"
-    "A new paragraph starts here without a full stop\n\nand this one ends (as they do) here."),
-    ("Section 4(b) applies to licensees in the United States and elsewhere. Fees are $500 per "
-    "year, payable in advance. The licensee's obligations survive termination."),
+    (
+        "It was late when the court rose. The judge, who had listened for hours, said nothing! "
+        "Was the verdict fair? Nobody in the well-known firm thought so; they'd appealed twice.\n\n"
+        "A new paragraph starts here without a full stop\n\nand this one ends (as they do) here."
+    ),
+    (
+        "Section 4(b) applies to licensees in the United States and elsewhere. Fees are $500 per "
+        "year, payable in advance. The licensee's obligations survive termination."
+    ),
 ]
 
 
-def test_token_rules_agree_with_the_segmenter_on_mixed_prose(rules, gpt2_tokenizer):  # noqa: F811
+def test_token_rules_agree_with_the_segmenter_on_mixed_prose(rules, gpt2_tokenizer):
     by_rules, by_segmenter = _lengths(rules, gpt2_tokenizer, PROSE)
     assert sum(by_rules) == pytest.approx(sum(by_segmenter), rel=0.05)
     assert statistics.mean(by_rules) == pytest.approx(statistics.mean(by_segmenter), rel=0.05)
 
 
-def test_prompt_state_counts_the_unfinished_sentence(rules, gpt2_tokenizer):  # noqa: F811
+def test_prompt_state_counts_the_unfinished_sentence(rules, gpt2_tokenizer):
     ids = gpt2_tokenizer("Done. The quick brown")["input_ids"]
     lengths, state = hard_sentence_lengths(rules, ids)
     assert lengths == [1]
     assert state.words == 3
 
 
-def test_token_distribution_projects_word_counts_and_is_cached(legal_bundle, gpt2_tokenizer):  # noqa: F811
+def test_token_distribution_projects_word_counts_and_is_cached(legal_bundle, gpt2_tokenizer):
     started = time.perf_counter()
     token_targets = targets.token_distribution(legal_bundle, gpt2_tokenizer)
     assert time.perf_counter() - started < 30
@@ -82,7 +87,7 @@ def test_token_distribution_projects_word_counts_and_is_cached(legal_bundle, gpt
     assert torch.allclose(again.q, q)
 
 
-def test_length_targets_match_the_bundle_histogram(legal_bundle):  # noqa: F811
+def test_length_targets_match_the_bundle_histogram(legal_bundle):
     rows = legal_bundle.table("sentence_lengths").to_pylist()
     total = sum(r["count"] for r in rows if r["length"] > 0)
     mean = sum(r["length"] * r["count"] for r in rows if r["length"] > 0) / total
@@ -93,14 +98,14 @@ def test_length_targets_match_the_bundle_histogram(legal_bundle):  # noqa: F811
     assert 0 < length_targets.hazard[first - 1].item() < 1
 
 
-def test_feature_targets_are_standardised_at_the_closest_window(legal_bundle):  # noqa: F811
+def test_feature_targets_are_standardised_at_the_closest_window(legal_bundle):
     features = targets.feature_targets(legal_bundle, window_words=50)
     assert features.window == 48
     assert features.samples.shape[1] == len(features.names)
     assert features.samples.mean(0).abs().max().item() < 1e-4
 
 
-def test_scalar_targets_include_corpus_entropy(legal_bundle):  # noqa: F811
+def test_scalar_targets_include_corpus_entropy(legal_bundle):
     scalars = targets.scalar_targets(legal_bundle)
     assert "unigram_entropy" in scalars
     assert 0 < scalars["distinct_1_mean"] <= 1

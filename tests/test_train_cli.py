@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures imported from train_fixtures are used as arguments)
 """`dft-train` end to end on a tiny GPT-2 and a real bundle: files, errors, LoRA."""
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def test_help_shows_an_example():
     assert "dft-train --domain legal" in result.output
 
 
-def test_unknown_domain_is_one_clear_line(legal_registry, tiny_model_dir, tmp_path):  # noqa: F811
+def test_unknown_domain_is_one_clear_line(legal_registry, tiny_model_dir, tmp_path):
     result = _run(
         [
             "--domain",
@@ -58,7 +59,7 @@ def test_unknown_domain_is_one_clear_line(legal_registry, tiny_model_dir, tmp_pa
     _one_line_error(result, "nosuchdomain")
 
 
-def test_missing_model_path_is_one_clear_line(legal_registry, tmp_path):  # noqa: F811
+def test_missing_model_path_is_one_clear_line(legal_registry, tmp_path):
     result = _run(
         [
             "--domain",
@@ -74,7 +75,7 @@ def test_missing_model_path_is_one_clear_line(legal_registry, tmp_path):  # noqa
     _one_line_error(result, "does not exist", "--model PATH")
 
 
-def test_hub_name_that_cannot_load_offline_names_model_path(legal_registry, tmp_path, monkeypatch):  # noqa: F811
+def test_hub_name_that_cannot_load_offline_names_model_path(legal_registry, tmp_path, monkeypatch):
     monkeypatch.setattr("dft_train.models._hub_reachable", lambda timeout_s=3.0: False)
     result = _run(
         [
@@ -91,7 +92,7 @@ def test_hub_name_that_cannot_load_offline_names_model_path(legal_registry, tmp_
     _one_line_error(result, "offline", "--model PATH")
 
 
-def test_tokenizer_without_eos_is_one_clear_line(legal_registry, gpt2_tokenizer, tmp_path):  # noqa: F811
+def test_tokenizer_without_eos_is_one_clear_line(legal_registry, gpt2_tokenizer, tmp_path):
     from tokenizers import Tokenizer, models
     from transformers import PreTrainedTokenizerFast
 
@@ -155,7 +156,7 @@ def test_twenty_step_run_writes_a_loadable_model_and_its_bundle_and_dist_loss_fa
     assert model.config.n_layer == 2
 
 
-def test_lora_run_saves_only_adapters(legal_registry, tiny_model_dir, tmp_path):  # noqa: F811
+def test_lora_run_saves_only_adapters(legal_registry, tiny_model_dir, tmp_path):
     output = tmp_path / "lora"
     result = _run(
         [

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures imported from train_fixtures are used as arguments)
 """DftTrainer: alternation with CE, gradient accumulation, calibration, resume, REINFORCE term."""
 
 from __future__ import annotations

@@ -15,32 +15,48 @@ SENTENCES = [
     "The software is provided as is, without warranty of any kind, express or implied.",
     "In no event shall the authors be liable for any claim, damages or other liability.",
     "You may not use this file except in compliance with the License.",
-    ("Unless required by applicable law or agreed to in writing, software distributed under the "
-    "License is distributed on an as is basis."),
-    ("Redistribution and use in source and binary forms, with or without modification, are "
-    "permitted provided that the following conditions are met."),
+    (
+        "Unless required by applicable law or agreed to in writing, software distributed under the "
+        "License is distributed on an as is basis."
+    ),
+    (
+        "Redistribution and use in source and binary forms, with or without modification, are "
+        "permitted provided that the following conditions are met."
+    ),
     "Redistributions of source code must retain the above copyright notice.",
-    ("Neither the name of the copyright holder nor the names of its contributors may be used to "
-    "endorse or promote products derived from this software without specific prior written "
-    "permission."),
-    ("This License applies to any program or other work which contains a notice placed by the "
-    "copyright holder saying it may be distributed under the terms of this License."),
-    ("Each contributor grants you a perpetual, worldwide, non-exclusive, no-charge, royalty-free, "
-    "irrevocable copyright license."),
+    (
+        "Neither the name of the copyright holder nor the names of its contributors may be used to "
+        "endorse or promote products derived from this software without specific prior written "
+        "permission."
+    ),
+    (
+        "This License applies to any program or other work which contains a notice placed by the "
+        "copyright holder saying it may be distributed under the terms of this License."
+    ),
+    (
+        "Each contributor grants you a perpetual, worldwide, non-exclusive, no-charge, royalty-free, "
+        "irrevocable copyright license."
+    ),
     "Licensee agrees to indemnify the Licensor against any claims.",
     "This agreement shall be governed by the laws of the State.",
     "Any dispute shall be resolved by arbitration.",
     "The Licensor may terminate this agreement at any time.",
     "You must give any other recipients of the work a copy of this License.",
-    ("Notwithstanding the above, nothing herein shall supersede or modify the terms of any "
-    "separate license agreement you may have executed with the Licensor regarding such "
-    "contributions."),
+    (
+        "Notwithstanding the above, nothing herein shall supersede or modify the terms of any "
+        "separate license agreement you may have executed with the Licensor regarding such "
+        "contributions."
+    ),
     "Warranty is disclaimed.",
     "All rights reserved.",
-    ("If any provision of this agreement is held invalid, the remainder shall continue in full "
-    "force and effect."),
-    ("The Program is distributed in the hope that it will be useful, but without any warranty; "
-    "without even the implied warranty of merchantability or fitness for a particular purpose."),
+    (
+        "If any provision of this agreement is held invalid, the remainder shall continue in full "
+        "force and effect."
+    ),
+    (
+        "The Program is distributed in the hope that it will be useful, but without any warranty; "
+        "without even the implied warranty of merchantability or fitness for a particular purpose."
+    ),
     "Termination of this license does not affect any rights granted before termination.",
     "Do you accept these terms?",
     "Derivative works must carry prominent notices stating that you changed the files.",
