@@ -1,0 +1,553 @@
+"""Quality benchmark: standard fine-tuning (CE only) vs DFT on shipped domains (issue 7).
+
+For each domain: split the recipe's cleaned documents into CE training text and
+held-out human text (by a stable hash of the document id), then for each method
+
+* ``base``: the untouched model,
+* ``ce``:   LoRA fine-tuning with cross-entropy only (the same DftTrainer with
+            every distributional weight at 0: same code path, optimizer, data,
+            steps and seed),
+* ``dft``:  the same plus the distributional loss toward the domain bundle,
+
+generate continuations of the same held-out prompts with every generation
+seed and evaluate them with :mod:`dft_train.evaluate` against the held-out
+human text. Each finished run is cached as JSON under ``benchmarks/results/``
+(settings, seeds, commit, machine, seconds), so the grid can be completed
+across sittings; ``--render`` rebuilds the ``## quality`` section of
+``benchmarks/RESULTS.md`` from the cache without retraining.
+
+    python benchmarks/quality.py --domains legal,fiction --steps 50 --prompts 128 --seeds 0,1
+    python benchmarks/quality.py --render
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import hashlib
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS_DIR = HERE / "results"
+WORK_DIR = HERE / "work"
+RESULTS_MD = HERE / "RESULTS.md"
+SECTION = "## quality"
+METHODS = ("base", "ce", "dft")
+METHOD_NAMES = {"base": "base model", "ce": "standard FT", "dft": "DFT"}
+
+
+@dataclass
+class Settings:
+    """Everything that defines one cell of the grid (its hash names the cached result)."""
+
+    model: str = "smollm2"
+    steps: int = 50
+    lora_r: int = 16
+    learning_rate: float = 3e-4
+    batch_size: int = 4
+    max_seq_length: int = 128
+    train_seed: int = 0
+    train_documents: int = 400
+    # DFT
+    dist_every: int = 2
+    dist_samples: int = 4
+    dist_max_new_tokens: int = 48
+    token_weight: float = 1.0
+    length_weight: float = 0.5
+    entropy_weight: float = 0.1
+    target_grad_ratio: float = 0.5
+    # evaluation
+    prompts: int = 128
+    generation_seeds: list[int] = field(default_factory=lambda: [0, 1])
+    max_new_tokens: int = 48
+    generation_batch_size: int = 16
+    heldout_share: float = 0.1
+    heldout_documents: int = 300
+    perplexity_blocks: int = 32
+    resamples: int = 20
+
+    def key(self) -> str:
+        text = json.dumps(asdict(self), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+# ------------------------------------------------------------------ data
+
+
+def domain_documents(domain: str, registry: Path) -> list[tuple[str, str]]:
+    """(id, text) of every cleaned document of a shipped recipe (prepared once, cached)."""
+    from dft_registry.recipes.prepare import prepare_recipe
+
+    prepared = prepare_recipe(domain, registry)
+    documents = []
+    for shard in sorted(prepared.path.glob("shard-*.jsonl")):
+        with open(shard, encoding="utf-8") as handle:
+            for line in handle:
+                record = json.loads(line)
+                documents.append((str(record["id"]), record["text"]))
+    return documents
+
+
+def split_documents(documents: list[tuple[str, str]], settings: Settings):
+    """``(train texts, held-out texts)``: a document is held out when the stable hash of its id
+    falls in the held-out share; neither list depends on document order."""
+    from dft_registry.stats.windows import stable_hash64
+
+    scale = 2**64
+    heldout, train = [], []
+    for doc_id, text in sorted(documents, key=lambda d: stable_hash64(d[0])):
+        share = (stable_hash64(doc_id) + 2**63) / scale
+        (heldout if share < settings.heldout_share else train).append(text)
+    return train[: settings.train_documents], heldout[: settings.heldout_documents]
+
+
+# ------------------------------------------------------------------ one cell
+
+
+def train_model(method: str, domain: str, registry: Path, train_file: Path, settings: Settings,
+                output_dir: Path):
+    """Fine-tune with CE only (``ce``) or CE + D (``dft``); returns (model, tokenizer, info)."""
+    from dft_train.config import DftConfig
+    from dft_train.runner import prepare_trainer, train
+
+    distributional = method == "dft"
+    config = DftConfig(
+        output_dir=str(output_dir),
+        domain=domain,
+        registry=str(registry),
+        max_steps=settings.steps,
+        per_device_train_batch_size=settings.batch_size,
+        learning_rate=settings.learning_rate,
+        max_seq_length=settings.max_seq_length,
+        # CE only: D is never applied after step 0 and has no terms there (no cost, no effect)
+        dist_every=settings.dist_every if distributional else 10**9,
+        dist_weight=1.0 if distributional else 0.0,
+        token_weight=settings.token_weight if distributional else 0.0,
+        length_weight=settings.length_weight if distributional else 0.0,
+        entropy_weight=settings.entropy_weight if distributional else 0.0,
+        feature_weight=0.0,
+        calibrate_weights=distributional,
+        target_grad_ratio=settings.target_grad_ratio,
+        sample_batch_size=settings.dist_samples,
+        max_new_tokens=settings.dist_max_new_tokens,
+        seed=settings.train_seed,
+        logging_steps=1 if settings.steps < 10 else 5,
+        save_strategy="no",
+        disable_tqdm=True,
+        use_cpu=True,
+        report_to="none",
+    )
+    trainer = prepare_trainer(config, settings.model, data=[str(train_file)],
+                              lora_r=settings.lora_r)
+    started = time.time()
+    result = train(trainer, resume_from_checkpoint=None)
+    seconds = time.time() - started
+    history = [h for h in result.log_history if "loss" in h or "train_runtime" in h]
+    model, tokenizer = trainer.model, trainer.processing_class
+    del trainer
+    return model, tokenizer, {"train_seconds": seconds, "global_step": result.global_step,
+                              "log_history": history}
+
+
+def evaluate_model(model, tokenizer, reference, pairs, heldout: list[str], settings: Settings):
+    from dft_train import evaluate as ev
+
+    started = time.time()
+    ev.check_tokenizer_decodes(tokenizer)
+    prompts = [pair.prompt for pair in pairs]
+    sets = []
+    for seed in settings.generation_seeds:
+        sets.append(ev.generate_continuations(model, tokenizer, prompts, settings.max_new_tokens,
+                                              seed, batch_size=settings.generation_batch_size))
+    generation_seconds = time.time() - started
+    ppl = ev.perplexity(model, tokenizer, heldout, max_blocks=settings.perplexity_blocks)
+    result = ev.evaluate(sets, reference, human_continuations=[p.continuation for p in pairs],
+                         perplexity=ppl, resamples=settings.resamples)
+    result.pop("distributions", None)
+    result["examples"] = [{"prompt": pairs[i].prompt[-160:], "model": sets[0][i],
+                           "human": pairs[i].continuation} for i in range(min(3, len(pairs)))]
+    return result, {"generation_seconds": generation_seconds,
+                    "eval_seconds": time.time() - started}
+
+
+def result_path(domain: str, method: str, settings: Settings, results_dir: Path) -> Path:
+    return results_dir / f"{domain}-{method}-t{settings.train_seed}-{settings.key()}.json"
+
+
+def run_cell(domain: str, method: str, settings: Settings, registry: Path, train_file: Path,
+             reference, pairs, heldout: list[str], results_dir: Path, work_dir: Path,
+             log=print) -> Path:
+    """Train (unless base) and evaluate one method on one domain; cache the JSON; return its path."""
+    from dft_train.models import load_model_and_tokenizer
+
+    path = result_path(domain, method, settings, results_dir)
+    if path.exists():
+        log(f"[{domain}/{method}] cached: {path.name}")
+        return path
+    started = time.time()
+    log(f"[{domain}/{method}] {'loading' if method == 'base' else 'training'} ...")
+    if method == "base":
+        model, tokenizer = load_model_and_tokenizer(settings.model)
+        train_info = {"train_seconds": 0.0, "global_step": 0, "log_history": []}
+    else:
+        output = work_dir / "runs" / f"{domain}-{method}-t{settings.train_seed}-{settings.key()}"
+        model, tokenizer, train_info = train_model(method, domain, registry, train_file, settings,
+                                                   output)
+        log(f"[{domain}/{method}] trained {train_info['global_step']} steps in "
+            f"{train_info['train_seconds']:.0f} s; evaluating ...")
+    metrics, eval_info = evaluate_model(model, tokenizer, reference, pairs, heldout, settings)
+    record = {
+        "format": "dft-quality-result",
+        "domain": domain,
+        "method": method,
+        "settings": asdict(settings),
+        "settings_key": settings.key(),
+        "commit": _commit(),
+        "machine": _machine(),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "seconds": {"total": time.time() - started, **{k: v for k, v in train_info.items()
+                                                        if k.endswith("seconds")}, **eval_info},
+        "global_step": train_info["global_step"],
+        "log_history": train_info["log_history"],
+        "bundle": metrics["bundle"],
+        "result": metrics,
+    }
+    results_dir.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+    log(f"[{domain}/{method}] done in {record['seconds']['total']:.0f} s -> {path.name}")
+    del model
+    gc.collect()
+    return path
+
+
+def run_domain(domain: str, methods: list[str], settings: Settings, registry: Path,
+               results_dir: Path = RESULTS_DIR, work_dir: Path = WORK_DIR,
+               documents: list[tuple[str, str]] | None = None, log=print) -> list[Path]:
+    """Every method on one domain (documents default to the shipped recipe's)."""
+    import dft_registry
+    from dft_train import evaluate as ev
+    from dft_train.models import load_tokenizer, resolve_model_path
+
+    bundle = dft_registry.load(domain, registry=registry)
+    documents = documents if documents is not None else domain_documents(domain, registry)
+    train, heldout = split_documents(documents, settings)
+    log(f"[{domain}] {bundle.ref}: {len(train)} training documents, {len(heldout)} held out")
+    data_dir = work_dir / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    train_file = data_dir / f"{domain}-train-{settings.key()}.jsonl"
+    with open(train_file, "w", encoding="utf-8") as handle:
+        handle.writelines(json.dumps({"text": text}) + "\n" for text in train)
+    reference = ev.Reference.from_bundle(bundle, heldout)
+    tokenizer = load_tokenizer(resolve_model_path(settings.model))
+    pairs = ev.make_prompt_pairs(heldout, reference, tokenizer, settings.prompts,
+                                 settings.max_new_tokens, seed=settings.train_seed)
+    return [run_cell(domain, method, settings, registry, train_file, reference, pairs, heldout,
+                     results_dir, work_dir, log) for method in methods]
+
+
+# ------------------------------------------------------------------ rendering
+
+
+def load_results(results_dir: Path) -> list[dict]:
+    records = []
+    for path in sorted(results_dir.glob("*.json")):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        if record.get("format") == "dft-quality-result":
+            record["_file"] = path.name
+            records.append(record)
+    return records
+
+
+def _fmt(value, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    if abs(value) >= 100:
+        return f"{value:.1f}"
+    return f"{value:.{digits}g}"
+
+
+def _cell(row: dict | None) -> str:
+    if row is None or row.get("model") is None:
+        return "—"
+    seeds = [v for v in row.get("model_per_seed") or [] if v is not None]
+    spread = f" ({' / '.join(_fmt(v) for v in seeds)})" if len(seeds) > 1 else ""
+    return _fmt(row["model"]) + spread
+
+
+def improvement(name: str, ce: dict, dft: dict) -> tuple[float | None, bool | None]:
+    """(relative improvement of DFT over standard FT, larger than the noise floor?).
+
+    lower-is-better: (FT - DFT) / FT; higher-is-better: (DFT - FT) / FT; closer-to-human: the
+    share of FT's gap to the human value that DFT closes. Noise: the floor's sd (for perplexity
+    the bootstrap sd) against |DFT - FT|.
+    """
+    a, b = ce.get("model"), dft.get("model")
+    if a is None or b is None:
+        return None, None
+    noise = ce.get("floor_sd") or dft.get("floor_sd")
+    beyond = abs(b - a) > noise if noise else None
+    better = ce.get("better")
+    if better == "human":
+        human = ce.get("human")
+        if human is None or abs(a - human) == 0:
+            return None, beyond
+        return (abs(a - human) - abs(b - human)) / abs(a - human), beyond
+    if a == 0:
+        return None, beyond
+    change = (a - b) / abs(a) if better == "lower" else (b - a) / abs(a)
+    return change, beyond
+
+
+def target_checks(metrics: dict[str, dict[str, dict]]) -> list[tuple[str, str]]:
+    """The issue's targets for DFT vs standard FT: (target, verdict with numbers)."""
+    ce, dft = metrics.get("ce", {}), metrics.get("dft", {})
+    rows = []
+
+    def value(group, name, key="model"):
+        return (group.get(name) or {}).get(key)
+
+    def noise(name):
+        return (ce.get(name) or {}).get("floor_sd")
+
+    var_d, var_h = value(dft, "sentence_length_var"), value(dft, "sentence_length_var", "human")
+    if var_d is not None and var_h:
+        gap = abs(var_d - var_h) / var_h
+        rows.append(("sentence-length variance within 10% of human",
+                     (f"{'met' if gap <= 0.1 else 'not met'}: DFT {var_d:.1f} vs human "
+                     f"{var_h:.1f} ({gap:+.0%} off)")))
+    for name, label, threshold in (("distinct_2", "distinct-2 ≥ +10% relative to standard FT", 0.10),
+                                   ("feature_mmd2", "feature MMD ≥ 30% lower than standard FT", 0.30)):
+        a, b = value(ce, name), value(dft, name)
+        if a is None or b is None or a == 0:
+            continue
+        change = (b - a) / abs(a) if name.startswith("distinct") else (a - b) / abs(a)
+        met = change >= threshold and abs(b - a) > (noise(name) or 0)
+        rows.append((label, (f"{'met' if met else 'not met'}: {a:.4g} → {b:.4g} "
+                            f"({'+' if name.startswith('distinct') else '-'}{abs(change):.0%}"
+                            f"{'' if change >= 0 else ', wrong direction'}; floor sd "
+                            f"{_fmt(noise(name))})")))
+    a, b = value(ce, "perplexity"), value(dft, "perplexity")
+    if a and b:
+        change = b / a - 1
+        rows.append(("perplexity no worse than +2% of standard FT",
+                     f"{'met' if change <= 0.02 else 'not met'}: {a:.2f} → {b:.2f} ({change:+.1%})"))
+    a, b = value(ce, "passes_as_human"), value(dft, "passes_as_human")
+    if a is not None and b is not None:
+        met = b > a and abs(b - a) > (noise("passes_as_human") or 0)
+        rows.append(("higher 'passes as human' than standard FT, beyond the noise floor",
+                     (f"{'met' if met else 'not met'}: {a:.1f}% → {b:.1f}% (floor sd "
+                     f"{_fmt(noise('passes_as_human'))} points)")))
+    return rows
+
+
+def render(results_dir: Path = RESULTS_DIR, results_md: Path = RESULTS_MD) -> str:
+    """Rebuild the ``## quality`` section of RESULTS.md from the cached results; returns it."""
+    records = load_results(results_dir)
+    lines = [SECTION, ""]
+    lines += [
+        ("Standard fine-tuning (CE only) vs DFT (CE + distributional loss), same data, steps, "
+        "seed and LoRA settings, evaluated by `dft_train.evaluate` against held-out human text "
+        "of the domain (documents held out from CE training by a stable hash of their id). "
+        "Cells are the mean over generation seeds, with the per-seed values in brackets. "
+        "*human* is the same metric on the human continuations of the same prompts (same "
+        "length in tokens); ± is the human noise floor (sd over resampled human span sets of "
+        "the same count and word lengths). *improvement*: DFT relative to standard FT "
+        "(lower-is-better metrics: reduction; closer-to-human metrics: share of FT's gap to "
+        "the human value that DFT closes); ✓ = the difference exceeds the noise floor's sd. "
+        "Regenerate with `python benchmarks/quality.py --render`."),
+        "",
+    ]
+    if not records:
+        lines += ["No runs have finished yet: nothing measured.", ""]
+    groups: dict[tuple, dict[str, dict]] = {}
+    for record in records:
+        key = (record["domain"], record["settings_key"], record["settings"]["train_seed"])
+        groups.setdefault(key, {})[record["method"]] = record
+    from dft_train.evaluate import METRICS
+
+    for (domain, settings_key, train_seed), runs in sorted(groups.items()):
+        any_run = next(iter(runs.values()))
+        settings = any_run["settings"]
+        metrics = {m: r["result"]["metrics"] for m, r in runs.items()}
+        lines.append(f"### {domain} ({any_run['bundle']}), training seed {train_seed}, "
+                     f"settings `{settings_key}`")
+        lines.append("")
+        lines.append("| metric | standard FT | DFT | human (± noise floor) | improvement | "
+                     "base model |")
+        lines.append("|---|---|---|---|---|---|")
+        for name in METRICS:
+            rows = {m: metrics[m].get(name) for m in metrics}
+            if not any(rows.values()):
+                continue
+            reference_row = next(r for r in rows.values() if r)
+            human = reference_row.get("human")
+            sd = reference_row.get("floor_sd")
+            if name == "perplexity":
+                human_cell = "—"
+            else:
+                human_cell = f"{_fmt(human)} ± {_fmt(sd, 2)}"
+            change, beyond = (improvement(name, rows["ce"], rows["dft"])
+                              if rows.get("ce") and rows.get("dft") else (None, None))
+            change_cell = "—" if change is None else (
+                f"{change:+.0%}" + (" ✓" if beyond else " (noise)" if beyond is False else ""))
+            unit = METRICS[name][0]
+            label = f"{name} ({unit})" if unit and unit != "share" else name
+            lines.append(f"| {label} | {_cell(rows.get('ce'))} | {_cell(rows.get('dft'))} | "
+                         f"{human_cell} | {change_cell} | {_cell(rows.get('base'))} |")
+        lines.append("")
+        over = {m: ", ".join(t["token"] for t in r["result"].get("over_used_tokens", [])[:6])
+                for m, r in runs.items()}
+        for method in METHODS:
+            if method in over:
+                lines.append(f"- most over-used words vs the bundle, {METHOD_NAMES[method]}: "
+                             f"{over[method] or '—'}")
+        lines.append("")
+        checks = target_checks(metrics)
+        if checks:
+            lines.append("Targets (DFT vs standard FT):")
+            lines.append("")
+            lines += [f"- {target}: {verdict}" for target, verdict in checks]
+            lines.append("")
+        lines.append("Runs:")
+        lines.append("")
+        lines.append("| method | steps | train s | generate s | eval s | commit | machine | "
+                     "finished | file |")
+        lines.append("|---|---|---|---|---|---|---|---|---|")
+        for method in METHODS:
+            record = runs.get(method)
+            if record is None:
+                lines.append(f"| {METHOD_NAMES[method]} | not run | | | | | | | |")
+                continue
+            seconds = record["seconds"]
+            machine = record["machine"]
+            lines.append(
+                f"| {METHOD_NAMES[method]} | {record['global_step']} | "
+                f"{seconds.get('train_seconds', 0):.0f} | {seconds.get('generation_seconds', 0):.0f} | "
+                f"{seconds.get('eval_seconds', 0):.0f} | {record['commit'][:10]} | "
+                f"{machine['cpus']} CPU, torch {machine['torch']} | {record['finished']} | "
+                f"`{record['_file']}` |")
+        lines.append("")
+        lines.append(
+            f"Settings: model `{settings['model']}`, LoRA r={settings['lora_r']}, lr "
+            f"{settings['learning_rate']}, {settings['steps']} steps × {settings['batch_size']} "
+            f"blocks × {settings['max_seq_length']} tokens, {settings['train_documents']} training "
+            f"documents at most; DFT: D every {settings['dist_every']} steps on "
+            f"{settings['dist_samples']} samples × {settings['dist_max_new_tokens']} tokens, "
+            f"weights token {settings['token_weight']} / length {settings['length_weight']} / "
+            f"entropy {settings['entropy_weight']}, gradient-norm calibration to "
+            f"{settings['target_grad_ratio']}× CE; evaluation: {settings['prompts']} prompts × "
+            f"generation seeds {settings['generation_seeds']} × {settings['max_new_tokens']} new "
+            f"tokens (ancestral sampling, top_k off, top_p 1), {settings['resamples']} human "
+            f"resamples, perplexity on {settings['perplexity_blocks']} blocks of 128 held-out "
+            f"tokens.")
+        lines.append("")
+        lines.append("Command: `python benchmarks/quality.py --domains "
+                     f"{domain} {_settings_flags(settings)}`")
+        lines.append("")
+    section = "\n".join(lines).rstrip() + "\n"
+    _write_section(results_md, section)
+    return section
+
+
+def _settings_flags(settings: dict) -> str:
+    defaults = asdict(Settings())
+    flags = []
+    for name, value in settings.items():
+        if value != defaults.get(name):
+            if isinstance(value, list):
+                value = ",".join(map(str, value))
+            flags.append(f"--{name.replace('_', '-')} {value}")
+    return " ".join(flags)
+
+
+def _write_section(path: Path, section: str) -> None:
+    """Replace the ``## quality`` section (up to the next ``## `` heading) or append it."""
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.rstrip() == SECTION), None)
+    if start is None:
+        new = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
+                   len(lines))
+        new = "".join(lines[:start]) + section + ("\n" + "".join(lines[end:]) if end < len(lines)
+                                                  else "")
+    path.write_text(new, encoding="utf-8")
+
+
+# ------------------------------------------------------------------ environment
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=HERE, capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _machine() -> dict:
+    import torch
+
+    return {"platform": platform.platform(), "cpus": os.cpu_count(),
+            "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Settings]:
+    defaults = Settings()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--domains", default="legal,fiction")
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--registry", default=None, help="Registry (default: the project's).")
+    parser.add_argument("--results-dir", default=str(RESULTS_DIR))
+    parser.add_argument("--results-md", default=str(RESULTS_MD))
+    parser.add_argument("--render", action="store_true", help="Only re-render RESULTS.md.")
+    for name, value in asdict(defaults).items():
+        flag = f"--{name.replace('_', '-')}"
+        if isinstance(value, list):
+            parser.add_argument(flag, default=",".join(map(str, value)))
+        else:
+            parser.add_argument(flag, type=type(value), default=value)
+    args = parser.parse_args(argv)
+    values = {}
+    for name, value in asdict(defaults).items():
+        given = getattr(args, name)
+        values[name] = [int(v) for v in given.split(",") if v] if isinstance(value, list) else given
+    return args, Settings(**values)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import torch
+
+    from dft_registry.registry import registry_root
+
+    args, settings = parse_args(argv)
+    results_dir, results_md = Path(args.results_dir), Path(args.results_md)
+    if not args.render:
+        torch.manual_seed(settings.train_seed)
+        registry = registry_root(args.registry)
+        for domain in [d for d in args.domains.split(",") if d]:
+            run_domain(domain, [m for m in args.methods.split(",") if m], settings, registry,
+                       results_dir)
+            render(results_dir, results_md)
+    print(render(results_dir, results_md))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
