@@ -193,11 +193,11 @@ def test_legal_numbered_clauses_keep_their_line_but_lose_the_number():
     text = (
         "---\nkey: x\n---\n1. Definitions.\n\n"
         '"License" shall mean the terms, within\n30 days of version\n2.0 of it.\n'
-        "2.1. Grant. You may\ncopy it.\n"
+        "2.1. Grant. You may\ncopy it.\n(a) an item\nii. Second item\ncontinues.\n"
     )
     assert legal.clean_license(text) == (
         'Definitions.\n\n"License" shall mean the terms, within 30 days of version 2.0 of it.\n'
-        "Grant. You may copy it."
+        "Grant. You may copy it.\n(a) an item\nSecond item continues."
     )
 
 

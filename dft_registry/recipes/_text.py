@@ -7,7 +7,7 @@ import re
 _BLANK_LINES = re.compile(r"\n[ \t\r\f\v]*\n\s*")
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 # A line that starts a list item keeps its own line when wrapped lines are joined.
-_LIST_ITEM = re.compile(r"^\s*(?:\d{1,3}(?:\.\d{1,3})*[.)]|\(?[a-zA-Z0-9]{1,4}\)|[-*\u2022])\s+")
+_LIST_ITEM = re.compile(r"^\s*(?:\d{1,3}(?:\.\d{1,3})*[.)]|[ivx]{1,5}\.|[IVX]{1,5}\.|\(?[a-zA-Z0-9]{1,4}\)|[-*\u2022])\s+")
 _URL = re.compile(r"(?:https?|ftp)://\S+|\bwww\.[\w.-]+\.\w+\S*", re.IGNORECASE)
 
 

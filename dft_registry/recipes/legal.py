@@ -34,9 +34,11 @@ _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)(.*)\Z", re.D
 _KEY_VALUE = re.compile(r"^([A-Za-z_][\w-]*):[ \t]*(.*?)[ \t]*$", re.MULTILINE)
 # Comment-box and markdown line prefixes ("/*", " * ", "#", "##"), rule lines, form blanks.
 _LINE_PREFIX = re.compile(r"^\s*(?:/\*+|\*+/|\*(?!\*)|#{1,6}(?=\s)|//)\s?")
-# "1.", "2.1." and "10.3" clause numbers at the start of a line: the segmenter would
+# "1.", "2.1." and "iv." clause numbers at the start of a line: the segmenter would
 # count each as a one-word sentence.
-_CLAUSE_NUMBER = re.compile(r"^\d{1,2}(?:\.\d{1,2})*\.\s+(?=\S)", re.MULTILINE)
+_CLAUSE_NUMBER = re.compile(
+    r"^(?:\d{1,2}(?:\.\d{1,2})*|[ivx]{1,5}|[IVX]{1,5})\.\s+(?=\S)", re.MULTILINE
+)
 _RULE_LINE = re.compile(r"^[\s=*_\-#~+|/\\.]+$")
 _INLINE_RULE = re.compile(r"_{3,}|={3,}|\*{3,}|-{4,}|~{3,}")
 _STRONG = re.compile(r"\*\*(\S(?:.*?\S)?)\*\*")
