@@ -187,7 +187,7 @@ RECIPE = register(
         "quotes, signatures, footers and addresses removed",
         license="PDDL-1.0 / CC0-1.0",
         sources=(SOURCE,),
-        approx_words=600_000,
+        approx_words=460_000,
         documents=documents,
         build_options={"max_ngrams": 20000, "min_doc_count": 3},
     )

@@ -106,7 +106,7 @@ RECIPE = register(
         "romance, humour)",
         license="Public domain (Austen) + Brown Corpus terms (redistribution permitted)",
         sources=(AUSTEN_SOURCE, BROWN_SOURCE),
-        approx_words=980_000,
+        approx_words=970_000,
         documents=documents,
         build_options={"max_ngrams": 20000, "min_doc_count": 2},
     )

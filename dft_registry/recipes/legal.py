@@ -114,7 +114,7 @@ RECIPE = register(
         "public licences) from the ScanCode LicenseDB; English, current entries only",
         license="CC-BY-4.0",
         sources=(SOURCE,),
-        approx_words=2_100_000,
+        approx_words=2_150_000,
         documents=documents,
         build_options={"max_ngrams": 20000, "min_doc_count": 3},
     )

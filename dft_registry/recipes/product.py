@@ -165,7 +165,7 @@ RECIPE = register(
         "does, features, contents), boilerplate paragraphs deduplicated",
         license="Mixed DFSG-free licences of the Debian packages",
         sources=(SOURCE,),
-        approx_words=2_300_000,
+        approx_words=2_500_000,
         documents=documents,
         build_options={"max_ngrams": 20000, "min_doc_count": 3},
     )

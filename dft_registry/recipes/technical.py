@@ -376,7 +376,7 @@ RECIPE = register(
         "formats, overviews) as prose, code removed",
         license="PSF-2.0 (Python docs) + Linux-man-pages-copyleft and other free licences",
         sources=(SOURCE, MANPAGES_SOURCE),
-        approx_words=1_500_000,
+        approx_words=1_340_000,
         documents=documents,
         build_options={"max_ngrams": 20000, "min_doc_count": 3},
     )
