@@ -596,6 +596,11 @@ def test_email_skips_automated_rss_digests():
     assert email_recipe.clean_message(rss) is None
 
 
+def test_email_forwarded_headers_are_removed():
+    body = "Look at this:\n\nFrom: Joe <joe@example.com>\nSubject: Re: hi\n\nHello all.\n"
+    assert email_recipe.clean_body(body) == "Look at this:\n\nHello all."
+
+
 def test_email_signature_and_pgp_blocks_are_removed():
     body = (
         "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA1\n\nSigned words here.\n\n"

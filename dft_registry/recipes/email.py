@@ -10,7 +10,8 @@ as text) is cleaned:
   "use Perl" headline mailer, bug-tracker and daemon mail, and CVS commit
   lists (``List-Id`` with ``-commits``);
 * HTML bodies (or plain parts that are really HTML) are reduced to their text;
-* quoted lines (``>``, ``|``), attribution lines (``... wrote:``), PGP
+* quoted lines (``>``, ``|``), attribution lines (``... wrote:``), header
+  lines of forwarded messages (``From:``, ``Subject:`` ...), PGP
   armour, rule lines, code and shell lines, ASCII art (lines under 75%
   letters), everything after a signature delimiter (``-- ``), an
   ``Original Message`` marker or a mailing-list footer rule are dropped;
@@ -64,6 +65,10 @@ _ORIGINAL = re.compile(r"^\s*-{2,}\s*(?:original message|forwarded message)", re
 _PGP_START = re.compile(r"^-----BEGIN PGP SIGNATURE-----")
 _PGP_END = re.compile(r"^-----END PGP SIGNATURE-----")
 _PGP_HEADER = re.compile(r"^(?:-----BEGIN PGP SIGNED MESSAGE-----|Hash:\s*\S+)\s*$")
+_HEADER_LINE = re.compile(
+    r"^(?:From|To|Cc|Bcc|Sent|Date|Subject|Reply-To|Message-ID|Newsgroups|Organization):\s",
+    re.IGNORECASE,
+)
 _PRIVATE_TOKEN = re.compile(r"\S*(?:@|://)\S*|\bwww\.\S+")
 
 
@@ -139,6 +144,8 @@ def clean_body(body: str) -> str:
             break  # mailing-list footer or sponsor block
         if stripped.startswith((">", "|")) or _PGP_HEADER.match(stripped):
             continue
+        if _HEADER_LINE.match(stripped):
+            continue  # headers of a forwarded or pasted message
         if _ATTRIBUTION.match(stripped) and len(stripped) < 200:
             continue
         if _RULE_ONLY.match(line) or _CODE_LINE.search(line) or not _is_prose(stripped):
