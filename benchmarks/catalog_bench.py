@@ -106,14 +106,17 @@ def make_registry(root: Path, bundles: int, base_builds: int, workers: int) -> d
     return {"build_s": build_s, "copy_s": time.perf_counter() - started - build_s}
 
 
-def median_time(fn, repeat: int) -> float:
-    fn()  # warm-up (imports, file cache)
-    times = []
+def median_times(functions: dict, repeat: int) -> dict[str, float]:
+    """Median seconds per function, timed round-robin so load on a shared machine hits all alike."""
+    for fn in functions.values():
+        fn()  # warm-up (imports, file cache)
+    times: dict[str, list[float]] = {name: [] for name in functions}
     for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+        for name, fn in functions.items():
+            started = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - started)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -170,11 +173,10 @@ def main(argv: list[str] | None = None) -> int:
                 assert result.exit_code == 0, result.output
             return call
 
-        baseline = median_time(bare, args.repeat)
-        rows = [("bare duckdb (one Parquet file)", baseline, 1.0)]
-        for name, argv_ in commands.items():
-            t = median_time(invoke(argv_), args.repeat)
-            rows.append((name, t, t / baseline))
+        bare_name = "bare duckdb (one Parquet file)"
+        timed = median_times({bare_name: bare, **{n: invoke(a) for n, a in commands.items()}},
+                             args.repeat)
+        rows = [(name, t, t / timed[bare_name]) for name, t in timed.items()]
 
         env = dict(os.environ, DFT_REGISTRY=str(root), COLUMNS="120")
         bare_sql = f"SELECT token, count FROM read_parquet('{one}') ORDER BY count DESC LIMIT 10"
@@ -186,11 +188,12 @@ def main(argv: list[str] | None = None) -> int:
                 subprocess.run(cmd, env=env, check=True, capture_output=True)
             return call
 
-        cold_base = median_time(cold(bare_cmd), args.cold_repeat)
-        cold_rows = [("python -c 'import duckdb; one query'", cold_base, 1.0)]
-        for name in ("list", "show", "search (word)", "query REF", "query --all"):
-            t = median_time(cold([exe, *commands[name]]), args.cold_repeat)
-            cold_rows.append((f"dft-stats {name}", t, t / cold_base))
+        cold_name = "python -c 'import duckdb; one query'"
+        timed = median_times({cold_name: cold(bare_cmd),
+                              **{f"dft-stats {n}": cold([exe, *commands[n]])
+                                 for n in ("list", "show", "search (word)", "query REF", "query --all")}},
+                             args.cold_repeat)
+        cold_rows = [(name, t, t / timed[cold_name]) for name, t in timed.items()]
 
         lines = ["| in-process (CliRunner) | median ms | × bare duckdb |", "|---|---:|---:|"]
         lines += [f"| {n} | {t * 1e3:.1f} | {r:.1f} |" for n, t, r in rows]
@@ -205,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
                       f"the rest perturbed copies), {size / 1e6:.1f} MB; "
                       f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs "
                       "(shared machine). Median of "
-                      f"{args.repeat} (in-process) and {args.cold_repeat} (cold) runs after a warm-up.\n\n")
+                      f"{args.repeat} (in-process) and {args.cold_repeat} (cold) runs after a warm-up, "
+                      "round-robin.\n\n")
             with open(args.results, "a", encoding="utf-8") as handle:
                 handle.write(header + table + "\n")
         print(json.dumps({n: round(r, 2) for n, _, r in rows + cold_rows}))

@@ -27,8 +27,9 @@ MAX_PHRASE_WORDS = 4
 def catalog_matches(entries: list[dict], text: str) -> list[dict[str, Any]]:
     """Entries whose domain, description, license or sources mention ``text`` (case-insensitive).
 
-    Each hit names the fields that matched; a domain name within edit distance
-    (difflib ratio >= 0.75) of the text counts as a fuzzy ``domain`` match.
+    Each hit names the fields that matched. When nothing contains the text,
+    up to three domain names close to it (a typo) are returned as
+    ``domain (close)`` matches.
     """
     needle = text.lower()
     hits = []
@@ -41,15 +42,18 @@ def catalog_matches(entries: list[dict], text: str) -> list[dict[str, Any]]:
                                 for s in entry.get("sources", [])),
         }
         matched = [name for name, value in fields.items() if needle in str(value).lower()]
-        score = 3.0 if needle == entry["domain"] else float(len(matched))
-        if not matched and difflib.SequenceMatcher(None, needle, entry["domain"]).ratio() >= 0.75:
-            matched, score = ["domain (close)"], 0.5
         if matched:
-            hits.append({"domain": entry["domain"], "version": entry["version"],
-                         "matched": matched, "score": score,
-                         "description": entry.get("description", ""),
-                         "license": entry.get("license", "")})
+            hits.append(_hit(entry, matched, 3.0 if needle == entry["domain"] else float(len(matched))))
+    if not hits:
+        by_domain = {e["domain"]: e for e in entries}
+        for domain in difflib.get_close_matches(needle, list(by_domain), n=3, cutoff=0.75):
+            hits.append(_hit(by_domain[domain], ["domain (close)"], 0.5))
     return sorted(hits, key=lambda h: (-h["score"], h["domain"]))
+
+
+def _hit(entry: dict, matched: list[str], score: float) -> dict[str, Any]:
+    return {"domain": entry["domain"], "version": entry["version"], "matched": matched, "score": score,
+            "description": entry.get("description", ""), "license": entry.get("license", "")}
 
 
 def _quote(path: Path) -> str:
@@ -62,7 +66,9 @@ def word_usage(root: Path, entries: list[dict], text: str, case_sensitive: bool 
 
     A single word is looked up in ``unigrams``; a phrase in ``ngrams`` of the
     same order (only n-grams above the bundle's document threshold are kept,
-    so rare phrases read as 0). Bundles that never use it are left out.
+    so rare phrases read as 0). Unless ``case_sensitive``, the counts of the
+    text as typed, lowercased, UPPERCASED, Capitalized and Title Cased are
+    added up. Bundles that never use it are left out.
     """
     words = text.split()
     if not words or len(words) > MAX_PHRASE_WORDS or not entries:
@@ -71,14 +77,17 @@ def word_usage(root: Path, entries: list[dict], text: str, case_sensitive: bool 
     table = "unigrams" if len(words) == 1 else "ngrams"
     column = "token" if len(words) == 1 else "ngram"
     files = ", ".join(_quote(Path(d) / f"{table}.parquet") for d in by_dir)
-    match = f"{column} = $text" if case_sensitive else f"lower({column}) = lower($text)"
+    phrase = " ".join(words)
+    # Equality on a few case variants is much cheaper than lower() on every row.
+    variants = [phrase] if case_sensitive else sorted(
+        {phrase, phrase.lower(), phrase.upper(), phrase.capitalize(), phrase.title()})
     order = "" if len(words) == 1 else f" AND n = {len(words)}"
     con = duckdb.connect()
     try:
         rows = con.execute(
             f"SELECT parse_dirpath(filename) AS dir, sum(count) AS count, sum(doc_count) AS docs "
-            f"FROM read_parquet([{files}], filename = true) WHERE {match}{order} GROUP BY dir",
-            {"text": " ".join(words)}).fetchall()
+            f"FROM read_parquet([{files}], filename = true) WHERE {column} IN "
+            f"({', '.join('?' * len(variants))}){order} GROUP BY dir", variants).fetchall()
     finally:
         con.close()
     results = []

@@ -353,3 +353,15 @@ def test_every_command_has_help_with_an_example(command):
     result = CliRunner().invoke(cli, [*command, "--help"])
     assert result.exit_code == 0
     assert "Example" in result.output and "dft-stats" in result.output
+
+
+def test_search_suggests_close_domain_names_for_a_typo(two_domains):
+    found = json.loads(run("search", "lawcsaes", "--json", registry=two_domains).output)
+    assert [(h["domain"], h["matched"]) for h in found["catalog"]] == [("lawcases", ["domain (close)"])]
+
+
+def test_search_counts_case_variants_of_a_word(two_domains):
+    usage = json.loads(run("search", "THE", "--json", registry=two_domains).output)["usage"]
+    exact = json.loads(run("query", "lawcases", "SELECT sum(count) AS n FROM unigrams WHERE lower(token) = 'the'",
+                           "--json", registry=two_domains).output)[0]["n"]
+    assert next(u for u in usage if u["domain"] == "lawcases")["count"] == exact
