@@ -20,7 +20,7 @@ from dft_train.cli import main
 
 torch.set_num_threads(2)
 
-FAST = ["--max-new-tokens", "24", "--samples", "4", "--lr", "3e-3", "--quiet"]
+FAST = ["--max-new-tokens", "16", "--samples", "3", "--lr", "3e-3", "--quiet"]
 
 
 def _run(args, **kwargs):
