@@ -16,6 +16,11 @@ Guarantees:
   catalog entry (the catalog is what makes a version visible). A version that
   already exists remotely with a different content hash is refused: versions
   are immutable. A corrupt remote catalog is never overwritten.
+
+A directory remote is updated under its catalog lock, like a local registry.
+Object stores have no lock: two publishes to the same bucket at the same
+moment can lose one catalog entry (its files stay; publishing again adds it),
+so publish to a bucket from one place at a time.
 """
 
 from __future__ import annotations
