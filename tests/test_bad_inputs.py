@@ -74,11 +74,26 @@ def test_strict_turns_the_first_skip_into_an_error_and_writes_nothing(messy, tmp
     assert not list((registry / "stats").glob("messy*"))
 
 
-def test_a_50_mb_single_line_streams_in_bounded_parts(tmp_path):
+def _single_line_corpus(tmp_path, size: int):
     d = tmp_path / "big"
     d.mkdir()
     sentence = "word " * 19 + "end. "
-    (d / "line.txt").write_text(sentence * (50_000_000 // len(sentence)))
+    (d / "line.txt").write_text(sentence * (size // len(sentence)))
+    return d, sentence
+
+
+def test_an_8_mb_single_line_streams_in_bounded_parts(tmp_path):
+    """8 MB: eight 1 MB reader parts, each cut into 100k-character segmenter chunks."""
+    d, sentence = _single_line_corpus(tmp_path, 8_000_000)
+    result = dft_registry.build("big", d, registry=tmp_path / "reg", workers=1, window_samples=10)
+    totals = result.manifest["totals"]
+    assert totals["documents"] == 1
+    assert totals["words"] == 20 * (8_000_000 // len(sentence))
+
+
+@pytest.mark.slow
+def test_a_50_mb_single_line_streams_in_bounded_parts(tmp_path):
+    d, sentence = _single_line_corpus(tmp_path, 50_000_000)
     result = dft_registry.build("big", d, registry=tmp_path / "reg", workers=1, window_samples=10)
     totals = result.manifest["totals"]
     assert totals["documents"] == 1
