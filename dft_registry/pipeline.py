@@ -10,6 +10,7 @@ catalog is replaced, both under the catalog lock.
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import re
@@ -27,7 +28,7 @@ from . import __version__
 from .atomic import atomic_write_json
 from .bundle import BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, MANIFEST, bundle_dir, content_hash, write_table
 from .catalog import catalog_lock, catalog_path, entries_for, read_catalog, sort_entries
-from .errors import InputError, UsageError
+from .errors import DftError, InputError, UsageError
 from .executors import default_workers, report_progress, run_map
 from .incremental import MIN_CACHED_BYTES, CachedCounts, PartialCache, cache_key, partial_cache_dir
 from .inputs import InputFile, ReadOptions, SkipLog, fingerprint, list_inputs, read_documents
@@ -184,7 +185,11 @@ def _count_documents(item, options, segmenter, partial: PartialCounts, skips: Sk
     def texts():
         for document in read_documents(item, options, skips):
             for part in document.parts:
-                tags.append((document.key, len(part.encode("utf-8", "surrogatepass"))))
+                try:
+                    tags.append((document.key, len(part.encode("utf-8"))))
+                except UnicodeEncodeError:  # a lone surrogate from a JSON "\ud800" escape
+                    tags.append((document.key, len(part.encode("utf-8", "surrogatepass"))))
+                    part = part.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
                 yield part
 
     document = None
@@ -554,8 +559,29 @@ def build(
             manifest = read_manifest(path)
         return BuildResult(domain, version, manifest["content_hash"], created, path, manifest,
                            time.perf_counter() - started)
+    except Exception as exc:
+        if is_disk_full(exc):
+            raise StorageError(f"no space left on the device of {root} while building {domain} "
+                               "(the registry holds the build's temporary files): free some space "
+                               "and build again; nothing was changed") from None
+        raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+class StorageError(DftError):
+    """The registry's disk is full (or over quota) during a build."""
+
+    code = "E012"
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True for 'no space left on device' / 'quota exceeded' from the OS, pyarrow or DuckDB."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(exc)
+    return type(exc).__module__.startswith("duckdb") and ("No space left on device" in text
+                                                          or "Disk quota exceeded" in text)
 
 
 def _source_digest(fingerprints: dict[str, tuple[str, int]]) -> str:

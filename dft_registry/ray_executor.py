@@ -226,8 +226,10 @@ def _is_input_failure(error: BaseException) -> bool:
 
 def _isolate_failure(ray, submit, task, error: BaseException, on_progress, progress_queue):
     """A map task failed after its retries: rerun its inputs one by one; failing ones become skips."""
-    from .pipeline import MapResult, MapTask
+    from .pipeline import MapResult, MapTask, is_disk_full
 
+    if is_disk_full(_cause(error)):
+        raise _cause(error)  # the build turns it into one clear error; not the inputs' fault
     if not isinstance(task, MapTask) or not _is_input_failure(error):
         cause = _cause(error)
         raise MapTaskFailed(f"map task {getattr(task, 'index', '?')} failed on Ray: "
