@@ -249,3 +249,10 @@ def test_publishing_two_versions_keeps_both_in_the_remote_catalog(built_registry
     assert [e["version"] for e in catalog["bundles"]] == ["v1", "v2"]
     local = tmp_path / "pulled"
     assert pull("golden", memory_url, registry=local).ref == "golden@v2"  # latest by default
+
+
+def test_file_urls_work_like_directories(built_registry, empty_registry, tmp_path):
+    url = (tmp_path / "remote").as_uri()
+    assert publish("golden", url, registry=built_registry).created
+    assert (tmp_path / "remote" / "catalog.json").exists()
+    assert pull("golden", url, registry=empty_registry).created
