@@ -82,17 +82,24 @@ class Settings:
 # ------------------------------------------------------------------ data
 
 
-def domain_documents(domain: str, registry: Path) -> list[tuple[str, str]]:
-    """(id, text) of every cleaned document of a shipped recipe (prepared once, cached)."""
-    from dft_registry.recipes.prepare import prepare_recipe
+def domain_documents(domain: str, registry: Path | None = None,
+                     source: Path | None = None) -> list[tuple[str, str]]:
+    """(id, text) of every cleaned document: a JSONL file (``{"id", "text"}`` per line, e.g. the
+    file the bundle was built from) or the shipped recipe's prepared shards (prepared once)."""
+    if source is not None:
+        files = [Path(source)]
+    else:
+        from dft_registry.recipes.prepare import prepare_recipe
+        from dft_registry.registry import registry_root
 
-    prepared = prepare_recipe(domain, registry)
+        files = sorted(prepare_recipe(domain, registry_root(registry)).path.glob("shard-*.jsonl"))
     documents = []
-    for shard in sorted(prepared.path.glob("shard-*.jsonl")):
-        with open(shard, encoding="utf-8") as handle:
+    for path in files:
+        with open(path, encoding="utf-8") as handle:
             for line in handle:
-                record = json.loads(line)
-                documents.append((str(record["id"]), record["text"]))
+                if line.strip():
+                    record = json.loads(line)
+                    documents.append((str(record["id"]), record["text"]))
     return documents
 
 
@@ -213,11 +220,15 @@ def run_cell(domain: str, method: str, settings: Settings, registry: Path, train
         "commit": _commit(),
         "machine": _machine(),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": "python benchmarks/quality.py " + " ".join(sys.argv[1:]),
         "seconds": {"total": time.time() - started, **{k: v for k, v in train_info.items()
                                                         if k.endswith("seconds")}, **eval_info},
         "global_step": train_info["global_step"],
         "log_history": train_info["log_history"],
         "bundle": metrics["bundle"],
+        "bundle_content_hash": getattr(reference.bundle, "content_hash", None),
+        "documents": {"train": _digest(train_file.read_bytes()),
+                      "heldout": _digest("\x00".join(heldout).encode())},
         "result": metrics,
     }
     results_dir.mkdir(parents=True, exist_ok=True)
@@ -233,13 +244,13 @@ def run_cell(domain: str, method: str, settings: Settings, registry: Path, train
 def run_domain(domain: str, methods: list[str], settings: Settings, registry: Path,
                results_dir: Path = RESULTS_DIR, work_dir: Path = WORK_DIR,
                documents: list[tuple[str, str]] | None = None, log=print) -> list[Path]:
-    """Every method on one domain (documents default to the shipped recipe's)."""
+    """Every method on one domain (documents default to the shipped recipe's prepared shards)."""
     import dft_registry
     from dft_train import evaluate as ev
     from dft_train.models import load_tokenizer, resolve_model_path
 
     bundle = dft_registry.load(domain, registry=registry)
-    documents = documents if documents is not None else domain_documents(domain, registry)
+    documents = documents if documents is not None else domain_documents(domain)
     train, heldout = split_documents(documents, settings)
     log(f"[{domain}] {bundle.ref}: {len(train)} training documents, {len(heldout)} held out")
     data_dir = work_dir / "data"
@@ -454,8 +465,9 @@ def render(results_dir: Path = RESULTS_DIR, results_md: Path = RESULTS_MD) -> st
             f"resamples, perplexity on {settings['perplexity_blocks']} blocks of 128 held-out "
             f"tokens.")
         lines.append("")
-        lines.append("Command: `python benchmarks/quality.py --domains "
-                     f"{domain} {_settings_flags(settings)}`")
+        command = (runs.get("dft") or any_run).get("command") or (
+            f"python benchmarks/quality.py --domains {domain} {_settings_flags(settings)}")
+        lines.append(f"Command: `{command}`")
         lines.append("")
     section = "\n".join(lines).rstrip() + "\n"
     _write_section(results_md, section)
@@ -491,6 +503,10 @@ def _write_section(path: Path, section: str) -> None:
 # ------------------------------------------------------------------ environment
 
 
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
 def _commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "HEAD"], cwd=HERE, capture_output=True,
@@ -517,6 +533,11 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Setti
     parser.add_argument("--results-dir", default=str(RESULTS_DIR))
     parser.add_argument("--results-md", default=str(RESULTS_MD))
     parser.add_argument("--render", action="store_true", help="Only re-render RESULTS.md.")
+    parser.add_argument("--documents", action="append", default=[], metavar="DOMAIN=JSONL",
+                        help="Cleaned documents of a domain ({id, text} per line); default: the "
+                             "recipe's prepared shards.")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (1: on shared cores, 2 threads ran 13x slower).")
     for name, value in asdict(defaults).items():
         flag = f"--{name.replace('_', '-')}"
         if isinstance(value, list):
@@ -539,11 +560,14 @@ def main(argv: list[str] | None = None) -> int:
     args, settings = parse_args(argv)
     results_dir, results_md = Path(args.results_dir), Path(args.results_md)
     if not args.render:
+        torch.set_num_threads(args.threads)
         torch.manual_seed(settings.train_seed)
         registry = registry_root(args.registry)
+        sources = dict(item.split("=", 1) for item in args.documents)
         for domain in [d for d in args.domains.split(",") if d]:
+            source = Path(sources[domain]) if domain in sources else None
             run_domain(domain, [m for m in args.methods.split(",") if m], settings, registry,
-                       results_dir)
+                       results_dir, documents=domain_documents(domain, source=source))
             render(results_dir, results_md)
     print(render(results_dir, results_md))
     return 0
