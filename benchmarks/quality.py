@@ -541,7 +541,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Setti
     for name, value in asdict(defaults).items():
         flag = f"--{name.replace('_', '-')}"
         if isinstance(value, list):
-            parser.add_argument(flag, default=",".join(map(str, value)))
+            aliases = ["--seeds"] if name == "generation_seeds" else []
+            parser.add_argument(flag, *aliases, dest=name, default=",".join(map(str, value)))
         else:
             parser.add_argument(flag, type=type(value), default=value)
     args = parser.parse_args(argv)
