@@ -28,7 +28,7 @@ LOSS_KEYS = (
     "loss_entropy",
     "loss_feature",
     "token_js",
-    "sentence_mean",
+    "sentence_mean_completed",
 )
 
 

@@ -189,7 +189,7 @@ class DftTrainer(Trainer):
             terms["length"] = losses.sentence_length_hazard_loss(
                 counts, self.targets.lengths.hazard.to(f.device)
             )
-            self._record("sentence_mean", _mean_length(counts))
+            self._record("sentence_mean_completed", _mean_length(counts))
         if config.entropy_weight:
             terms["entropy"] = losses.entropy_calibration_loss(
                 stats.entropy, samples.completion_mask, self.calibration.ce_mean, f, q
@@ -249,8 +249,9 @@ class DftTrainer(Trainer):
     def _reference_logits(self, model, samples: SampleBatch) -> torch.Tensor:
         if self.reference_model is not None:
             return completion_logits(self.reference_model, samples)
-        with model.disable_adapter():  # PEFT: the base model is the reference
-            return completion_logits(model, samples)
+        unwrapped = self.accelerator.unwrap_model(model)
+        with unwrapped.disable_adapter():  # PEFT: the base model is the reference
+            return completion_logits(unwrapped, samples)
 
     # ------------------------------------------------------------ calibration
 

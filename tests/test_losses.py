@@ -400,3 +400,36 @@ def test_kl_to_reference_matches_hand_computation_and_is_zero_at_reference():
     value.backward()
     _finite_nonzero_grad(logits)
     assert losses.kl_to_reference(reference, reference, mask).item() == pytest.approx(0.0, abs=1e-7)
+
+
+def _censored_windows(lengths: torch.Tensor, window: int, count: int, generator):
+    """Hard 0/1 end/start sequences of ``window`` tokens cut from a stream of sentences
+    ("w w ... w ." per sentence), each window starting at a sentence start."""
+    end = torch.zeros(count, window, dtype=torch.float64)
+    start = torch.zeros(count, window, dtype=torch.float64)
+    for row in range(count):
+        t = 0
+        while t < window:
+            length = int(lengths[torch.randint(len(lengths), (1,), generator=generator)])
+            for _ in range(length):
+                if t < window:
+                    start[row, t] = 1.0
+                t += 1
+            if t < window:
+                end[row, t] = 1.0
+            t += 1
+    return end, start
+
+
+def test_hazard_estimate_is_unbiased_under_censoring_where_completed_sentences_are_not():
+    generator = torch.Generator().manual_seed(0)
+    lengths = torch.arange(5, 41)  # uniform 5..40 words: mean 22.5
+    end, start = _censored_windows(lengths, window=48, count=400, generator=generator)
+    counts = losses.sentence_length_recursion(end, start, max_length=60)
+    ks = torch.arange(62, dtype=torch.float64)
+    completed_mean = ((counts.ended * ks).sum() / counts.ended.sum()).item()
+    hazard, _ = counts.hazard()
+    distribution = losses.hazard_to_length_distribution(hazard)
+    hazard_mean = (distribution * ks[1:61]).sum().item()
+    assert completed_mean < 20.0  # short sentences fit in a window more often
+    assert hazard_mean == pytest.approx(22.5, abs=1.0)
