@@ -71,6 +71,8 @@ LABELS = {
               help="Blocks of 128 held-out tokens for perplexity (0 = skip).")
 @click.option("--resamples", type=click.IntRange(2), default=20, show_default=True,
               help="Human resamples behind each noise-floor band.")
+@click.option("--threads", type=click.IntRange(1), default=None,
+              help="torch CPU threads (default: torch's choice; 1 is fastest on busy shared cores).")
 @click.option("--registry", envvar="DFT_REGISTRY", help="Registry directory [env DFT_REGISTRY].")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--plot", type=click.Path(dir_okay=False),
@@ -127,6 +129,10 @@ def evaluate_model(options: dict, reference, human_texts: list[str]) -> dict:
     from .models import load_model_and_tokenizer
 
     seeds = parse_seeds(options["seeds"])
+    if options["threads"]:
+        import torch
+
+        torch.set_num_threads(options["threads"])
     model, tokenizer = load_model_and_tokenizer(options["model_name"])
     ev.check_tokenizer_decodes(tokenizer)
     pairs = ev.make_prompt_pairs(human_texts, reference, tokenizer, options["prompt_count"],
