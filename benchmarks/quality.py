@@ -260,8 +260,9 @@ def run_domain(domain: str, methods: list[str], settings: Settings, registry: Pa
         handle.writelines(json.dumps({"text": text}) + "\n" for text in train)
     reference = ev.Reference.from_bundle(bundle, heldout)
     tokenizer = load_tokenizer(resolve_model_path(settings.model))
+    # the same prompts for every training seed, so base, FT and DFT runs all answer the same ones
     pairs = ev.make_prompt_pairs(heldout, reference, tokenizer, settings.prompts,
-                                 settings.max_new_tokens, seed=settings.train_seed)
+                                 settings.max_new_tokens, seed=0)
     return [run_cell(domain, method, settings, registry, train_file, reference, pairs, heldout,
                      results_dir, work_dir, log) for method in methods]
 
