@@ -385,12 +385,22 @@ def render(results_dir: Path = RESULTS_DIR, results_md: Path = RESULTS_MD) -> st
     if not records:
         lines += ["No runs have finished yet: nothing measured.", ""]
     groups: dict[tuple, dict[str, dict]] = {}
+    bases: dict[tuple, dict] = {}
     for record in records:
-        key = (record["domain"], record["settings_key"], record["settings"]["train_seed"])
-        groups.setdefault(key, {})[record["method"]] = record
+        group = (record["domain"], _group_key(record["settings"]))
+        if record["method"] == "base":  # untrained: the same for every training seed
+            bases.setdefault(group, record)
+            continue
+        groups.setdefault((*group, record["settings"]["train_seed"]), {})[record["method"]] = record
+    for group, base in bases.items():
+        keys = [k for k in groups if k[:2] == group] or [(*group, base["settings"]["train_seed"])]
+        for key in keys:
+            groups.setdefault(key, {})["base"] = base
     from dft_train.evaluate import METRICS
 
     for (domain, settings_key, train_seed), runs in sorted(groups.items()):
+        if not runs:
+            continue
         any_run = next(iter(runs.values()))
         settings = any_run["settings"]
         metrics = {m: r["result"]["metrics"] for m, r in runs.items()}
@@ -470,9 +480,47 @@ def render(results_dir: Path = RESULTS_DIR, results_md: Path = RESULTS_MD) -> st
             f"python benchmarks/quality.py --domains {domain} {_settings_flags(settings)}")
         lines.append(f"Command: `{command}`")
         lines.append("")
+    lines += _seed_spread(groups, METRICS)
+    notes = results_dir / "NOTES.md"
+    if notes.exists():
+        lines += [notes.read_text(encoding="utf-8").strip(), ""]
     section = "\n".join(lines).rstrip() + "\n"
     _write_section(results_md, section)
     return section
+
+
+def _group_key(settings: dict) -> str:
+    """Hash of the settings without the training seed (runs that differ only by seed)."""
+    rest = {k: v for k, v in settings.items() if k != "train_seed"}
+    return hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def _seed_spread(groups: dict, metrics_order) -> list[str]:
+    """Per (domain, settings) with >= 2 training seeds: FT, DFT and improvement per seed."""
+    lines: list[str] = []
+    by_group: dict[tuple, dict[int, dict]] = {}
+    for (domain, group, seed), runs in groups.items():
+        if "ce" in runs and "dft" in runs:
+            by_group.setdefault((domain, group), {})[seed] = runs
+    for (domain, group), seeds in sorted(by_group.items()):
+        if len(seeds) < 2:
+            continue
+        order = sorted(seeds)
+        lines += [f"### {domain}: spread across training seeds {order} (settings `{group}`)", "",
+                  "| metric | standard FT per seed | DFT per seed | improvement per seed |",
+                  "|---|---|---|---|"]
+        for name in metrics_order:
+            ce = [seeds[s]["ce"]["result"]["metrics"].get(name) for s in order]
+            dft = [seeds[s]["dft"]["result"]["metrics"].get(name) for s in order]
+            if not all(ce) or not all(dft):
+                continue
+            changes = [improvement(name, a, b)[0] for a, b in zip(ce, dft)]
+            lines.append(
+                f"| {name} | {' / '.join(_fmt(r['model']) for r in ce)} | "
+                f"{' / '.join(_fmt(r['model']) for r in dft)} | "
+                f"{' / '.join('—' if c is None else f'{c:+.0%}' for c in changes)} |")
+        lines.append("")
+    return lines
 
 
 def _settings_flags(settings: dict) -> str:
