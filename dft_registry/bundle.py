@@ -40,6 +40,26 @@ def content_hash(file_hashes: dict[str, str]) -> str:
     return hashlib.sha256(lines.encode()).hexdigest()
 
 
+MANIFEST_DIGEST = "manifest_sha256"
+
+
+def manifest_digest(manifest: dict) -> str:
+    """sha256 of the manifest's canonical JSON without its own digest field.
+
+    The content hash identifies the numbers; this digest makes any edit of the
+    manifest itself (totals, sources, license) detectable too.
+    """
+    from .atomic import dumps_json
+
+    return hashlib.sha256(dumps_json({k: v for k, v in manifest.items() if k != MANIFEST_DIGEST})).hexdigest()
+
+
+def seal_manifest(manifest: dict) -> dict:
+    """Set the manifest's ``manifest_sha256`` (call last, once every field is final)."""
+    manifest[MANIFEST_DIGEST] = manifest_digest(manifest)
+    return manifest
+
+
 def write_table(table: pa.Table, path: Path) -> dict:
     """Write one bundle table deterministically; returns its manifest record."""
     pq.write_table(table, path, compression="zstd", compression_level=9, row_group_size=1 << 20)
@@ -82,6 +102,8 @@ def verify_bundle(path: Path) -> list[str]:
     hashes = {name: record.get("sha256", "") for name, record in files.items()}
     if content_hash(hashes) != manifest.get("content_hash"):
         problems.append("content_hash does not match the file hashes (manifest edited)")
+    if manifest.get(MANIFEST_DIGEST) != manifest_digest(manifest):
+        problems.append("manifest.json was edited (its manifest_sha256 does not match)")
     return problems
 
 

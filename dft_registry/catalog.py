@@ -17,7 +17,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from .atomic import atomic_write_json
-from .errors import BundleNotFound, CatalogError
+from .errors import BundleCorrupt, BundleNotFound, CatalogError
 from .registry import CATALOG_FILE, BundleRef, version_number
 
 CATALOG_FORMAT = "dft-catalog"
@@ -115,3 +115,66 @@ def resolve(catalog: dict, ref: BundleRef) -> dict:
             raise BundleNotFound(f"hash prefix {ref.hash_prefix} is ambiguous for {ref.domain}; give more digits")
         return found[-1]
     return entries[-1]
+
+
+def catalog_entry(manifest: dict, path: Path, root: Path) -> dict:
+    """The catalog record of a bundle, derived from its manifest."""
+    size = sum(r["bytes"] for r in manifest["files"].values()) + (path / "manifest.json").stat().st_size
+    return {
+        "domain": manifest["domain"],
+        "version": manifest["version"],
+        "content_hash": manifest["content_hash"],
+        "created_at": manifest["created_at"],
+        "path": path.relative_to(root).as_posix(),
+        "size_bytes": size,
+        "description": manifest.get("description", ""),
+        "license": manifest.get("license", ""),
+        "sources": [{k: s.get(k) for k in ("name", "license", "attribution") if s.get(k)}
+                    for s in manifest.get("sources", [])],
+        "totals": manifest["totals"],
+        "headline": manifest.get("headline", {}),
+        "segmenter": manifest["segmenter"]["name"],
+    }
+
+
+def rebuild_catalog(root: Path, dry_run: bool = False) -> dict:
+    """Reconstruct catalog.json from the verified bundles under ``stats/``.
+
+    Bundles that fail verification are left out and reported. The previous
+    catalog, if any, is kept as ``catalog.json.bak`` (it may be the only copy
+    of something). Returns ``{"entries", "skipped", "backup"}``.
+    """
+    from .atomic import atomic_write_bytes
+    from .bundle import check_bundle
+    from .registry import DOMAIN_PATTERN, STATS_DIR, VERSION_PATTERN
+
+    entries, skipped = [], []
+    stats = root / STATS_DIR
+    for domain_dir in sorted(stats.iterdir()) if stats.is_dir() else []:
+        if not domain_dir.is_dir() or not DOMAIN_PATTERN.match(domain_dir.name):
+            continue
+        for version_dir in sorted(domain_dir.iterdir()):
+            if not version_dir.is_dir() or not VERSION_PATTERN.match(version_dir.name):
+                continue
+            label = f"{domain_dir.name}@{version_dir.name}"
+            try:
+                manifest = check_bundle(version_dir, label)
+                if (manifest.get("domain"), manifest.get("version")) != (domain_dir.name,
+                                                                          version_dir.name):
+                    raise BundleCorrupt(f"{label}: its manifest says {manifest.get('domain')}@"
+                                        f"{manifest.get('version')}")
+                entries.append(catalog_entry(manifest, version_dir, root))
+            except BundleCorrupt as exc:
+                skipped.append({"ref": label, "problem": str(exc)})
+    backup = None
+    if not dry_run:
+        with catalog_lock(root):
+            path = catalog_path(root)
+            if path.exists():
+                backup = path.with_name(path.name + ".bak")
+                atomic_write_bytes(backup, path.read_bytes())
+            catalog = empty_catalog()
+            catalog["bundles"] = sort_entries(entries)
+            atomic_write_json(path, catalog)
+    return {"entries": sort_entries(entries), "skipped": skipped,
+            "backup": str(backup) if backup else None}

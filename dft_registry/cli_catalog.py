@@ -16,6 +16,7 @@ import click
 from rich.table import Table
 
 from .cli import cli, console, echo_json, err_console, json_option, registry_option
+from .catalog import rebuild_catalog
 from .errors import BundleCorrupt, UsageError
 
 TABLE_MAX_ROWS = 100
@@ -369,51 +370,6 @@ def pull(name, src, token, registry, as_json):
 
 
 # ---------------------------------------------------------------- catalog rebuild
-
-def rebuild_catalog(root: Path, dry_run: bool = False) -> dict:
-    """Reconstruct catalog.json from the verified bundles under ``stats/``.
-
-    Bundles that fail verification are left out and reported. The previous
-    catalog, if any, is kept as ``catalog.json.bak`` (it may be the only copy
-    of something). Returns ``{"entries", "skipped", "backup"}``.
-    """
-    from .atomic import atomic_write_bytes, atomic_write_json
-    from .bundle import check_bundle
-    from .catalog import catalog_lock, catalog_path, empty_catalog, sort_entries
-    from .pipeline import catalog_entry
-    from .registry import DOMAIN_PATTERN, STATS_DIR, VERSION_PATTERN
-
-    entries, skipped = [], []
-    stats = root / STATS_DIR
-    for domain_dir in sorted(stats.iterdir()) if stats.is_dir() else []:
-        if not domain_dir.is_dir() or not DOMAIN_PATTERN.match(domain_dir.name):
-            continue
-        for version_dir in sorted(domain_dir.iterdir()):
-            if not version_dir.is_dir() or not VERSION_PATTERN.match(version_dir.name):
-                continue
-            label = f"{domain_dir.name}@{version_dir.name}"
-            try:
-                manifest = check_bundle(version_dir, label)
-                if (manifest.get("domain"), manifest.get("version")) != (domain_dir.name,
-                                                                          version_dir.name):
-                    raise BundleCorrupt(f"{label}: its manifest says {manifest.get('domain')}@"
-                                        f"{manifest.get('version')}")
-                entries.append(catalog_entry(manifest, version_dir, root))
-            except BundleCorrupt as exc:
-                skipped.append({"ref": label, "problem": str(exc)})
-    backup = None
-    if not dry_run:
-        with catalog_lock(root):
-            path = catalog_path(root)
-            if path.exists():
-                backup = path.with_name(path.name + ".bak")
-                atomic_write_bytes(backup, path.read_bytes())
-            catalog = empty_catalog()
-            catalog["bundles"] = sort_entries(entries)
-            atomic_write_json(path, catalog)
-    return {"entries": sort_entries(entries), "skipped": skipped,
-            "backup": str(backup) if backup else None}
-
 
 @cli.group()
 def catalog():

@@ -26,8 +26,9 @@ import pyarrow as pa
 
 from . import __version__
 from .atomic import atomic_write_json
-from .bundle import BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, MANIFEST, bundle_dir, content_hash, write_table
-from .catalog import catalog_lock, catalog_path, entries_for, read_catalog, sort_entries
+from .bundle import (BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, MANIFEST, bundle_dir, content_hash,
+                     seal_manifest, write_table)
+from .catalog import catalog_entry, catalog_lock, catalog_path, entries_for, read_catalog, sort_entries
 from .errors import DftError, InputError, UsageError
 from .executors import default_workers, report_progress, run_map
 from .incremental import MIN_CACHED_BYTES, CachedCounts, PartialCache, cache_key, partial_cache_dir
@@ -369,26 +370,6 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def catalog_entry(manifest: dict, path: Path, root: Path) -> dict:
-    """The catalog record of a bundle, derived from its manifest."""
-    size = sum(r["bytes"] for r in manifest["files"].values()) + (path / MANIFEST).stat().st_size
-    return {
-        "domain": manifest["domain"],
-        "version": manifest["version"],
-        "content_hash": manifest["content_hash"],
-        "created_at": manifest["created_at"],
-        "path": path.relative_to(root).as_posix(),
-        "size_bytes": size,
-        "description": manifest.get("description", ""),
-        "license": manifest.get("license", ""),
-        "sources": [{k: s.get(k) for k in ("name", "license", "attribution") if s.get(k)}
-                    for s in manifest.get("sources", [])],
-        "totals": manifest["totals"],
-        "headline": manifest.get("headline", {}),
-        "segmenter": manifest["segmenter"]["name"],
-    }
-
-
 def commit_bundle(root: Path, domain: str, staged: Path, manifest: dict) -> tuple[str, bool, Path]:
     """Rename a finished bundle into place as the next version, or report it up to date.
 
@@ -406,7 +387,7 @@ def commit_bundle(root: Path, domain: str, staged: Path, manifest: dict) -> tupl
         in_catalog = [version_number(e["version"]) for e in entries]
         version = version_name(max(on_disk + in_catalog + [0]) + 1)
         manifest["version"] = version
-        atomic_write_json(staged / MANIFEST, manifest)
+        atomic_write_json(staged / MANIFEST, seal_manifest(manifest))
         target = bundle_dir(root, domain, version)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(staged, target)

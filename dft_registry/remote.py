@@ -268,7 +268,7 @@ def install_bundle(root: Path, staged: Path, entry: dict, src: str) -> TransferR
     atomic). The catalog entry is derived from the verified manifest, not
     copied from the remote.
     """
-    from .pipeline import catalog_entry
+    from .catalog import catalog_entry
 
     label = f"{entry['domain']}@{entry['version']}"
     manifest = check_bundle(staged, f"{label} from {src}")

@@ -35,9 +35,12 @@ class PreparedRecipe:
 
 
 def recipe_fingerprint(recipe) -> str:
+    """sha256 of the recipe's module and of the shared helpers (``_*.py``) it may use."""
     module = inspect.getmodule(recipe.documents)
-    text = inspect.getsource(module) if module else repr(recipe)
-    return hashlib.sha256(text.encode()).hexdigest()
+    digest = hashlib.sha256(inspect.getsource(module).encode() if module else repr(recipe).encode())
+    for helper in sorted(Path(__file__).parent.glob("_*.py")):
+        digest.update(helper.name.encode() + b"\0" + helper.read_bytes())
+    return digest.hexdigest()
 
 
 def prepare_recipe(domain: str, root: Path, on_progress=None) -> PreparedRecipe:

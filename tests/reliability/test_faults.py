@@ -216,8 +216,6 @@ def test_a_damaged_bundle_is_refused_by_load_verify_and_pull(damage, built_regis
     assert read_catalog(puller)["bundles"] == []
 
 
-@pytest.mark.xfail(strict=True, reason="the content hash covers the data files, not the manifest's "
-                   "totals/headline; see docs/RELIABILITY.md")
 def test_an_edited_manifest_total_is_refused(built_registry):
     path = built_registry / "stats" / "golden" / "v1"
     manifest = json.loads((path / "manifest.json").read_text())
