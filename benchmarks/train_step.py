@@ -127,12 +127,16 @@ def run_mode(options) -> dict:
         "seconds_per_step": sum(durations) / len(durations),
         "step_seconds": [round(d, 3) for d in durations],
         "peak_rss_mib": round(peak_rss_mib),
-        "peak_gpu_mib": round(torch.cuda.max_memory_allocated() / 2**20) if torch.cuda.is_available() else None,
+        "peak_gpu_mib": round(torch.cuda.max_memory_allocated() / 2**20)
+        if torch.cuda.is_available()
+        else None,
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", default="tiny", help="tiny, smollm2, or a model path")
     parser.add_argument("--lora-r", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=4)
@@ -141,7 +145,9 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--dist-every", type=int, default=4)
     parser.add_argument("--cycles", type=int, default=2, help="measured alternation cycles")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (1: best on shared cores)"
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--mode", choices=["ce", "dft"], help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
@@ -165,10 +171,32 @@ def main() -> None:
         model = resolve_model_path("smollm2")  # convert the GGUF once, outside the timing
     results = []
     for mode in ("ce", "dft"):
-        command = [sys.executable, "-W", "ignore", __file__, "--mode", mode, "--work", str(work),
-                   "--registry", str(registry), "--text", str(text), "--model", model]
-        for name in ("lora_r", "batch_size", "seq_len", "samples", "max_new_tokens", "dist_every",
-                     "cycles", "threads"):
+        command = [
+            sys.executable,
+            "-W",
+            "ignore",
+            __file__,
+            "--mode",
+            mode,
+            "--work",
+            str(work),
+            "--registry",
+            str(registry),
+            "--text",
+            str(text),
+            "--model",
+            model,
+        ]
+        for name in (
+            "lora_r",
+            "batch_size",
+            "seq_len",
+            "samples",
+            "max_new_tokens",
+            "dist_every",
+            "cycles",
+            "threads",
+        ):
             command += [f"--{name.replace('_', '-')}", str(getattr(options, name))]
         child = subprocess.run(command, capture_output=True, text=True)
         if child.returncode != 0:
@@ -177,8 +205,19 @@ def main() -> None:
     ce, dft = results
     summary = {
         "model": options.model,
-        "settings": {k: getattr(options, k) for k in ("lora_r", "batch_size", "seq_len", "samples",
-                                                      "max_new_tokens", "dist_every", "cycles", "threads")},
+        "settings": {
+            k: getattr(options, k)
+            for k in (
+                "lora_r",
+                "batch_size",
+                "seq_len",
+                "samples",
+                "max_new_tokens",
+                "dist_every",
+                "cycles",
+                "threads",
+            )
+        },
         "ce": ce,
         "dft": dft,
         "ratio": dft["seconds_per_step"] / ce["seconds_per_step"],
@@ -190,8 +229,10 @@ def main() -> None:
     print("| model | mode | s/step | peak RSS MiB | step seconds |")
     print("|---|---|---:|---:|---|")
     for row in (ce, dft):
-        print(f"| {options.model} | {row['mode']} | {row['seconds_per_step']:.3f} | {row['peak_rss_mib']} | "
-              f"{', '.join(map(str, row['step_seconds']))} |")
+        print(
+            f"| {options.model} | {row['mode']} | {row['seconds_per_step']:.3f} | {row['peak_rss_mib']} | "
+            f"{', '.join(map(str, row['step_seconds']))} |"
+        )
     print(f"\nDFT / CE = {summary['ratio']:.2f}x; load average {summary['load_average']}")
 
 

@@ -144,6 +144,13 @@ LOSS_KEYS = (
 )
 @click.option("--logging-steps", type=click.IntRange(1), default=5, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--threads",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="CPU threads for torch (0 = torch's default; 1 is fastest on shared, busy cores).",
+)
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint in --output-dir.")
 @click.option(
     "--json",
@@ -208,6 +215,10 @@ def _run(options: dict) -> dict:
         disable_tqdm=True,
         use_cpu=not _has_accelerator(),
     )
+    if options["threads"]:
+        import torch
+
+        torch.set_num_threads(options["threads"])
     quiet = options["quiet"] or options["as_json"]
     progress = None if quiet else _ProgressCallback(options["steps"])
     trainer = prepare_trainer(

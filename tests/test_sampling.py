@@ -19,7 +19,7 @@ from dft_train.sampling import (
 )
 from dft_train.token_rules import TokenRules
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="module")

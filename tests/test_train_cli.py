@@ -18,7 +18,7 @@ from transformers import AutoModelForCausalLM
 
 from dft_train.cli import main
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)
 
 FAST = ["--max-new-tokens", "16", "--samples", "3", "--lr", "3e-3", "--quiet"]
 

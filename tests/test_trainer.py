@@ -17,7 +17,7 @@ from train_fixtures import (  # noqa: F401
 from dft_train.config import DftConfig
 from dft_train.runner import prepare_trainer, train
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)
 
 
 def _config(tmp_path, registry, **overrides) -> DftConfig:
