@@ -18,17 +18,19 @@ def unigram_counts(sentences: list[Sentence]) -> Counter:
     return counts
 
 
-def ngram_counts(sentences: list[Sentence], orders: tuple[int, ...] = NGRAM_ORDERS) -> Counter:
-    """(tok1, ..., tokn) -> occurrences, n-grams never crossing a sentence end.
-
-    Keys are token tuples (n = their length); :func:`ngram_text` joins one for output.
-    """
-    counts: Counter = Counter()
+def ngrams_of(sentences: list[Sentence], orders: tuple[int, ...] = NGRAM_ORDERS) -> list[tuple[str, ...]]:
+    """Every n-gram occurrence as a token tuple (n = its length), never crossing a sentence end."""
+    grams: list[tuple[str, ...]] = []
     for sentence in sentences:
         for n in orders:
             if len(sentence) >= n:
-                counts.update(zip(*(sentence[i:] for i in range(n))))
-    return counts
+                grams += zip(*(sentence[i:] for i in range(n)))
+    return grams
+
+
+def ngram_counts(sentences: list[Sentence], orders: tuple[int, ...] = NGRAM_ORDERS) -> Counter:
+    """(tok1, ..., tokn) -> occurrences; :func:`ngram_text` joins a key for output."""
+    return Counter(ngrams_of(sentences, orders))
 
 
 def ngram_text(ngram: tuple[str, ...]) -> str:

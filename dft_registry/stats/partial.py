@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from itertools import chain
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..segment import Sentence, is_punct
-from .counts import ngram_counts, ngram_text, sentence_openers, sentence_word_counts, unigram_counts
+from ..segment import Sentence
+from .counts import ngram_text, ngrams_of, sentence_openers, sentence_word_counts
 from .windows import FEATURES, WindowSampler
 
 BYTES_PER_ENTRY = 180  # measured order of magnitude for a Counter entry with a short str key
@@ -100,10 +101,11 @@ class PartialCounts:
 
     def add_part(self, document: DocumentState, sentences: list[Sentence]) -> None:
         """Count one part (a list of sentences) of an open document."""
-        tokens = unigram_counts(sentences)
+        # Counter.update and set.update from plain iterables run in C; keep them that way.
+        tokens = list(chain.from_iterable(sentences))
         self.unigrams.update(tokens)
         document.tokens.update(tokens)
-        grams = ngram_counts(sentences)
+        grams = ngrams_of(sentences)
         self.ngrams.update(grams)
         document.ngrams.update(grams)
         lengths = sentence_word_counts(sentences)
@@ -111,8 +113,8 @@ class PartialCounts:
         openers = sentence_openers(sentences)
         self.openers.update(openers)
         document.openers.update(openers)
-        document.words += sum(count for token, count in tokens.items() if not is_punct(token))
-        self.totals.tokens += sum(tokens.values())
+        document.words += sum(lengths)
+        self.totals.tokens += len(tokens)
         self.totals.sentences += len(lengths)
         self.windows.add_document(document.key, sentences, part=document.parts)
         document.parts += 1
