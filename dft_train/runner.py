@@ -71,16 +71,18 @@ def prepare_trainer(
     if not config.domain:
         raise TrainError("no domain given; pass --domain NAME (see `dft-stats list`)")
     bundle = load_bundle(config.domain, config.registry)
-    model, tokenizer = load_model_and_tokenizer(model_name_or_path, model_cache_dir)
-    vocab = model.get_output_embeddings().weight.shape[0]
-    window = config.feature_window or max(8, int(0.7 * config.max_new_tokens))
-    targets = build_targets(bundle, tokenizer, vocab, window, config.max_sentence_length)
+    # user files first: a typo in --data or --prompts fails before the model loads
+    documents = read_documents(expand_inputs(data)) if data else None
     if config.prompts_file:
         prompts = PromptSampler(read_prompts(config.prompts_file), seed=config.seed)
     else:
         prompts = PromptSampler.from_bundle(bundle, seed=config.seed)
-    if data:
-        dataset = TextBlocks(read_documents(expand_inputs(data)), tokenizer, config.max_seq_length)
+    model, tokenizer = load_model_and_tokenizer(model_name_or_path, model_cache_dir)
+    vocab = model.get_output_embeddings().weight.shape[0]
+    window = config.feature_window or max(8, int(0.7 * config.max_new_tokens))
+    targets = build_targets(bundle, tokenizer, vocab, window, config.max_sentence_length)
+    if documents is not None:
+        dataset = TextBlocks(documents, tokenizer, config.max_seq_length)
     else:
         slots = max(config.max_steps, 1) * config.per_device_train_batch_size
         dataset = StepTickets(slots * config.gradient_accumulation_steps)

