@@ -299,28 +299,29 @@ def _cell(row: dict | None) -> str:
     return _fmt(row["model"]) + spread
 
 
-def improvement(name: str, ce: dict, dft: dict) -> tuple[float | None, bool | None]:
-    """(relative improvement of DFT over standard FT, larger than the noise floor?).
+def improvement(name: str, ce: dict, dft: dict) -> tuple[float | None, str | None]:
+    """(relative change of DFT vs standard FT, verdict).
 
-    lower-is-better: (FT - DFT) / FT; higher-is-better: (DFT - FT) / FT; closer-to-human: the
-    share of FT's gap to the human value that DFT closes. Noise: the floor's sd (for perplexity
-    the bootstrap sd) against |DFT - FT|.
+    The change is ``(DFT - FT) / |FT|``. The verdict is ``noise`` when ``|DFT - FT|`` is not
+    larger than the human noise floor's sd (for perplexity: the bootstrap sd), else
+    ``better``/``worse`` by the metric's direction (lower, higher, or closer to the human value).
     """
     a, b = ce.get("model"), dft.get("model")
     if a is None or b is None:
         return None, None
+    change = (b - a) / abs(a) if a else None
     noise = ce.get("floor_sd") or dft.get("floor_sd")
-    beyond = abs(b - a) > noise if noise else None
+    if noise and abs(b - a) <= noise:
+        return change, "noise"
     better = ce.get("better")
     if better == "human":
         human = ce.get("human")
-        if human is None or abs(a - human) == 0:
-            return None, beyond
-        return (abs(a - human) - abs(b - human)) / abs(a - human), beyond
-    if a == 0:
-        return None, beyond
-    change = (a - b) / abs(a) if better == "lower" else (b - a) / abs(a)
-    return change, beyond
+        if human is None:
+            return change, None
+        improved = abs(b - human) < abs(a - human)
+    else:
+        improved = b < a if better == "lower" else b > a
+    return change, "better" if improved else "worse"
 
 
 def target_checks(metrics: dict[str, dict[str, dict]]) -> list[tuple[str, str]]:
@@ -377,35 +378,26 @@ def render(results_dir: Path = RESULTS_DIR, results_md: Path = RESULTS_MD) -> st
         "*human* is the same metric on the human continuations of the same prompts (same "
         "length in tokens); ± is the human noise floor (sd over resampled human span sets of "
         "the same count and word lengths). *improvement*: DFT relative to standard FT "
-        "(lower-is-better metrics: reduction; closer-to-human metrics: share of FT's gap to "
-        "the human value that DFT closes); ✓ = the difference exceeds the noise floor's sd. "
+        "as (DFT − FT) / FT, then *better*/*worse* (lower, higher or closer to the human value, "
+        "by metric) when the difference exceeds the noise floor's sd, else *noise*. "
         "Regenerate with `python benchmarks/quality.py --render`."),
         "",
     ]
     if not records:
         lines += ["No runs have finished yet: nothing measured.", ""]
-    groups: dict[tuple, dict[str, dict]] = {}
-    bases: dict[tuple, dict] = {}
-    for record in records:
-        group = (record["domain"], _group_key(record["settings"]))
-        if record["method"] == "base":  # untrained: the same for every training seed
-            bases.setdefault(group, record)
-            continue
-        groups.setdefault((*group, record["settings"]["train_seed"]), {})[record["method"]] = record
-    for group, base in bases.items():
-        keys = [k for k in groups if k[:2] == group] or [(*group, base["settings"]["train_seed"])]
-        for key in keys:
-            groups.setdefault(key, {})["base"] = base
+    groups = pair_runs(records)
     from dft_train.evaluate import METRICS
 
     for (domain, settings_key, train_seed), runs in sorted(groups.items()):
         if not runs:
             continue
-        any_run = next(iter(runs.values()))
+        any_run = runs.get("dft") or runs.get("ce") or next(iter(runs.values()))
         settings = any_run["settings"]
         metrics = {m: r["result"]["metrics"] for m, r in runs.items()}
         lines.append(f"### {domain} ({any_run['bundle']}), training seed {train_seed}, "
                      f"settings `{settings_key}`")
+        lines.append("")
+        lines.append(_dft_settings_line(any_run["settings"]))
         lines.append("")
         lines.append("| metric | standard FT | DFT | human (± noise floor) | improvement | "
                      "base model |")
@@ -414,17 +406,17 @@ def render(results_dir: Path = RESULTS_DIR, results_md: Path = RESULTS_MD) -> st
             rows = {m: metrics[m].get(name) for m in metrics}
             if not any(rows.values()):
                 continue
-            reference_row = next(r for r in rows.values() if r)
+            reference_row = rows.get("ce") or next(r for r in rows.values() if r)
             human = reference_row.get("human")
             sd = reference_row.get("floor_sd")
             if name == "perplexity":
                 human_cell = "—"
             else:
                 human_cell = f"{_fmt(human)} ± {_fmt(sd, 2)}"
-            change, beyond = (improvement(name, rows["ce"], rows["dft"])
-                              if rows.get("ce") and rows.get("dft") else (None, None))
-            change_cell = "—" if change is None else (
-                f"{change:+.0%}" + (" ✓" if beyond else " (noise)" if beyond is False else ""))
+            change, verdict = (improvement(name, rows["ce"], rows["dft"])
+                               if rows.get("ce") and rows.get("dft") else (None, None))
+            change_cell = "—" if change is None else f"{change:+.1%}" + (
+                f" ({verdict})" if verdict else "")
             unit = METRICS[name][0]
             label = f"{name} ({unit})" if unit and unit != "share" else name
             lines.append(f"| {label} | {_cell(rows.get('ce'))} | {_cell(rows.get('dft'))} | "
@@ -476,9 +468,10 @@ def render(results_dir: Path = RESULTS_DIR, results_md: Path = RESULTS_MD) -> st
             f"resamples, perplexity on {settings['perplexity_blocks']} blocks of 128 held-out "
             f"tokens.")
         lines.append("")
-        command = (runs.get("dft") or any_run).get("command") or (
-            f"python benchmarks/quality.py --domains {domain} {_settings_flags(settings)}")
-        lines.append(f"Command: `{command}`")
+        commands = dict.fromkeys(r.get("command") for m in METHODS if (r := runs.get(m)))
+        commands = [c for c in commands if c] or [
+            f"python benchmarks/quality.py --domains {domain} {_settings_flags(settings)}"]
+        lines.append("Commands: " + "; ".join(f"`{c}`" for c in commands))
         lines.append("")
     lines += _seed_spread(groups, METRICS)
     notes = results_dir / "NOTES.md"
@@ -487,6 +480,55 @@ def render(results_dir: Path = RESULTS_DIR, results_md: Path = RESULTS_MD) -> st
     section = "\n".join(lines).rstrip() + "\n"
     _write_section(results_md, section)
     return section
+
+
+DFT_ONLY = ("dist_every", "dist_samples", "dist_max_new_tokens", "token_weight",
+            "length_weight", "entropy_weight", "target_grad_ratio")
+TRAINING = ("steps", "lora_r", "learning_rate", "batch_size", "max_seq_length", "train_seed",
+            "train_documents")
+
+
+def _key(settings: dict, ignore: tuple[str, ...]) -> str:
+    rest = {k: v for k, v in settings.items() if k not in ignore}
+    return hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def pair_runs(records: list[dict]) -> dict[tuple, dict[str, dict]]:
+    """``(domain, settings key, training seed) -> {method: record}``: each DFT run with the
+    standard-FT run that shares every non-DFT setting and the base run that shares the
+    evaluation settings (so a DFT variant reuses the cached FT and base runs)."""
+    def find(method: str, domain: str, settings: dict, ignore: tuple[str, ...]):
+        key = _key(settings, ignore)
+        return next((r for r in records if r["method"] == method and r["domain"] == domain
+                     and _key(r["settings"], ignore) == key), None)
+
+    groups: dict[tuple, dict[str, dict]] = {}
+    paired_ce = set()
+    for record in records:
+        if record["method"] != "dft":
+            continue
+        domain, settings = record["domain"], record["settings"]
+        runs = {"dft": record}
+        ce = find("ce", domain, settings, DFT_ONLY)
+        base = find("base", domain, settings, DFT_ONLY + TRAINING)
+        if ce:
+            runs["ce"] = ce
+            paired_ce.add(id(ce))
+        if base:
+            runs["base"] = base
+        groups[(domain, record["settings_key"], settings["train_seed"])] = runs
+    for record in records:
+        if record["method"] == "ce" and id(record) not in paired_ce:
+            runs = {"ce": record}
+            base = find("base", record["domain"], record["settings"], DFT_ONLY + TRAINING)
+            if base:
+                runs["base"] = base
+            groups[(record["domain"], record["settings_key"],
+                    record["settings"]["train_seed"])] = runs
+    if not groups:
+        for record in records:
+            groups[(record["domain"], record["settings_key"], 0)] = {"base": record}
+    return groups
 
 
 def _group_key(settings: dict) -> str:
@@ -499,8 +541,9 @@ def _seed_spread(groups: dict, metrics_order) -> list[str]:
     """Per (domain, settings) with >= 2 training seeds: FT, DFT and improvement per seed."""
     lines: list[str] = []
     by_group: dict[tuple, dict[int, dict]] = {}
-    for (domain, group, seed), runs in groups.items():
+    for (domain, _, seed), runs in groups.items():
         if "ce" in runs and "dft" in runs:
+            group = _group_key(runs["dft"]["settings"])
             by_group.setdefault((domain, group), {})[seed] = runs
     for (domain, group), seeds in sorted(by_group.items()):
         if len(seeds) < 2:
@@ -521,6 +564,13 @@ def _seed_spread(groups: dict, metrics_order) -> list[str]:
                 f"{' / '.join('—' if c is None else f'{c:+.0%}' for c in changes)} |")
         lines.append("")
     return lines
+
+
+def _dft_settings_line(settings: dict) -> str:
+    return ("DFT here: D every {dist_every} steps on {dist_samples} samples × {dist_max_new_tokens} "
+            "tokens; weights token {token_weight} / length {length_weight} / entropy "
+            "{entropy_weight}; calibrated to {target_grad_ratio}× CE's gradient norm.").format(
+                **settings)
 
 
 def _settings_flags(settings: dict) -> str:
