@@ -208,7 +208,8 @@ def run_child(code: str, *args: str) -> tuple[dict, float, int]:
     if process.returncode != 0:
         raise SystemExit(f"child failed ({process.returncode}): {code[:200]}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    result = json.loads(output.strip().splitlines()[-1])
+    # the last JSON object printed (anything else on stdout, e.g. a progress bar, is ignored)
+    result = json.loads(output[output.rindex('{"seconds"'):].splitlines()[0])
     # CPU seconds of the child and the descendants it waited for (pool workers): on a shared
     # machine this is steadier than wall time
     result["cpu_seconds"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

@@ -226,6 +226,7 @@ def reduce_partials(results: list[MapResult], settings: BuildSettings, out_dir: 
     con.execute(f"SET memory_limit = '{max(memory_limit // (1 << 20), 256)}MB'")
     con.execute(f"SET temp_directory = '{str(temp_dir)}'")
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")  # the library never prints (long reduces did)
 
     def source(table: str) -> str:
         files = _parquet_list(results, table)
