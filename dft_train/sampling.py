@@ -22,7 +22,14 @@ from dataclasses import dataclass
 import torch
 from torch.utils.checkpoint import checkpoint
 
-from .token_rules import SPACE, PrefixState, TokenRules, hard_sentence_lengths
+from .token_rules import (
+    SPACE,
+    AbbreviationOracle,
+    PrefixState,
+    TokenRules,
+    end_suppression,
+    hard_sentence_lengths,
+)
 
 
 @dataclass
@@ -43,7 +50,9 @@ class SampleBatch:
     ``sequences`` [B, P+N] (left-padded prompts, then N sampled tokens);
     ``attention_mask`` [B, P+N]; ``completion_mask`` [B, N]: sampled positions
     that count (up to and including the first EOS); ``prompt_states``: the
-    sentence-length state each prompt leaves (words so far, char class).
+    sentence-length state each prompt leaves (words so far, char class);
+    ``end_suppressed`` [B, N]: positions where an open sentence end (a full
+    stop) would not end the sentence (glued next token, abbreviation).
     """
 
     sequences: torch.Tensor
@@ -52,6 +61,7 @@ class SampleBatch:
     completion_mask: torch.Tensor
     prompt_states: list[PrefixState]
     texts: list[str]
+    end_suppressed: torch.Tensor | None = None
 
     @property
     def completion_ids(self) -> torch.Tensor:
@@ -116,6 +126,7 @@ def generate_samples(
     settings: SamplingSettings,
     rules: TokenRules | None = None,
     seed: int | None = None,
+    oracle: AbbreviationOracle | None = None,
 ) -> SampleBatch:
     """Sample one continuation per prompt (no gradients, eval mode; the mode is restored)."""
     encoded = encode_prompts(tokenizer, prompts, settings.max_prompt_tokens)
@@ -153,12 +164,16 @@ def generate_samples(
     completion_mask = completion_mask_after_eos(completion, eos)
     attention_mask = torch.cat([encoded["attention_mask"], completion_mask.long()], 1)
     states = []
+    suppressed = torch.zeros_like(completion_mask)
     for row in range(len(prompts)):
         ids = encoded["input_ids"][row][encoded["attention_mask"][row].bool()].tolist()
         if rules is None:
             states.append(PrefixState(words=0, state=SPACE))
-        else:
-            states.append(hard_sentence_lengths(rules, ids)[1])
+            continue
+        states.append(hard_sentence_lengths(rules, ids, oracle=oracle)[1])
+        prompt_text = tokenizer.decode(ids, skip_special_tokens=True)
+        flags = end_suppression(rules, completion[row].tolist(), prompt_text, oracle)
+        suppressed[row] = torch.tensor(flags, dtype=torch.bool)
     texts = tokenizer.batch_decode(
         [ids[mask].tolist() for ids, mask in zip(completion, completion_mask)],
         skip_special_tokens=True,
@@ -170,6 +185,7 @@ def generate_samples(
         completion_mask=completion_mask,
         prompt_states=states,
         texts=texts,
+        end_suppressed=suppressed,
     )
 
 
@@ -206,14 +222,15 @@ class PositionStatistics:
         return self.frequency_sum / self.positions.clamp_min(1.0)
 
 
-def _chunk_statistics(logits, tokens, states, mask, end_table, start_table):
+def _chunk_statistics(logits, tokens, states, mask, suppressed, end_table, open_table, start_table):
     log_probs = torch.log_softmax(logits.float(), -1)
     probs = log_probs.exp()
     frequency_sum = (probs * mask.unsqueeze(-1)).sum(dim=(0, 1))
-    end_by_state = probs @ end_table.T  # [B, c, STATES]
-    start_by_state = probs @ start_table.T
-    end_probs = end_by_state.gather(-1, states.unsqueeze(-1)).squeeze(-1)
-    start_probs = start_by_state.gather(-1, states.unsqueeze(-1)).squeeze(-1)
+    index = states.unsqueeze(-1)
+    end_probs = (probs @ end_table.T).gather(-1, index).squeeze(-1)  # [B, c]
+    open_probs = (probs @ open_table.T).gather(-1, index).squeeze(-1)
+    end_probs = end_probs - suppressed * open_probs
+    start_probs = (probs @ start_table.T).gather(-1, index).squeeze(-1)
     entropy = -(probs * log_probs).sum(-1)
     token_logprob = log_probs.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
     return frequency_sum, end_probs, start_probs, entropy, token_logprob
@@ -232,7 +249,12 @@ def position_statistics(
     mask = batch.completion_mask.to(torch.float32)
     vocab = logits.shape[-1]
     end_table = rules.end[:, :vocab].to(logits.device)
+    open_table = rules.open_end[:, :vocab].to(logits.device)
     start_table = rules.start[:, :vocab].to(logits.device)
+    if batch.end_suppressed is None:
+        suppressed = torch.zeros_like(mask)
+    else:
+        suppressed = batch.end_suppressed.to(mask)
     parts = []
     for begin in range(0, tokens.shape[1], chunk_positions):
         piece = slice(begin, begin + chunk_positions)
@@ -241,7 +263,9 @@ def position_statistics(
             tokens[:, piece],
             states[:, piece],
             mask[:, piece],
+            suppressed[:, piece],
             end_table,
+            open_table,
             start_table,
         )
         if torch.is_grad_enabled() and logits.requires_grad:

@@ -36,7 +36,7 @@ from .sampling import (
     position_statistics,
 )
 from .targets import Targets
-from .token_rules import TokenRules
+from .token_rules import AbbreviationOracle, TokenRules
 
 DFT_CONFIG_FILE = "dft_config.json"
 DFT_STATE_FILE = "dft_state.json"
@@ -101,6 +101,9 @@ class DftTrainer(Trainer):
         self._dist_applied_step: int | None = None
         self._logged: dict[str, list[float]] = defaultdict(list)
         self._segmenter = None
+        self.oracle = (
+            AbbreviationOracle(self.segmenter) if "segmenter" in self.bundle_info else None
+        )
 
     # ------------------------------------------------------------------ loss
 
@@ -202,14 +205,11 @@ class DftTrainer(Trainer):
 
     def _feature_term(self, samples: SampleBatch, stats) -> torch.Tensor | None:
         """REINFORCE with MMD-witness rewards on window features of the decoded samples."""
-        from dft_registry.segment import segmenter_from_manifest
         from dft_registry.stats.windows import split_windows, window_features
 
         targets = self.targets.features
-        if self._segmenter is None:
-            self._segmenter = segmenter_from_manifest(self.bundle_info["segmenter"])
         rows, kept = [], []
-        for index, sentences in enumerate(self._segmenter.pipe(samples.texts)):
+        for index, sentences in enumerate(self.segmenter.pipe(samples.texts)):
             windows = split_windows(sentences, targets.window)
             if windows:
                 values = window_features(windows[0])
@@ -229,6 +229,15 @@ class DftTrainer(Trainer):
         self._record("feature_reward", rewards.mean().item())
         return losses.reinforce_loss(losses.leave_one_out_advantages(rewards), mean_logprob)
 
+    @property
+    def segmenter(self):
+        """The bundle's own segmenter (same name and settings as its manifest)."""
+        if self._segmenter is None:
+            from dft_registry.segment import segmenter_from_manifest
+
+            self._segmenter = segmenter_from_manifest(self.bundle_info["segmenter"])
+        return self._segmenter
+
     def _current_samples(self, model, step: int) -> SampleBatch:
         config: DftConfig = self.args
         refresh_step = step - step % config.dist_every
@@ -241,6 +250,7 @@ class DftTrainer(Trainer):
                 self.sampling,
                 self.rules,
                 seed=config.seed * 7919 + refresh_step,
+                oracle=self.oracle,
             )
             self._samples_step = refresh_step
         return self._samples

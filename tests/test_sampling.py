@@ -89,9 +89,14 @@ def test_chunked_statistics_equal_the_direct_computation_with_gradients(
         batch.completion_ids, torch.tensor([s.state for s in batch.prompt_states])
     )
     expected_w = (probs * rules.start[states]).sum(-1)
+    suppressed = batch.end_suppressed.float()
+    expected_e = (
+        probs * (rules.end[states] - suppressed.unsqueeze(-1) * rules.open_end[states])
+    ).sum(-1)
     expected_f = losses.masked_mean_over_positions(probs, mask)
     assert torch.allclose(stats.frequencies, expected_f, atol=1e-6)
     assert torch.allclose(stats.start_probs, expected_w, atol=1e-5)
+    assert torch.allclose(stats.end_probs, expected_e, atol=1e-5)
     gradient_chunked = torch.autograd.grad(
         stats.frequencies.pow(2).sum() + stats.start_probs.sum(), logits
     )[0]

@@ -17,7 +17,12 @@ from train_fixtures import (  # noqa: F401
 
 from dft_registry.segment import get_segmenter, words_of
 from dft_train import targets
-from dft_train.token_rules import TokenRules, hard_sentence_lengths
+from dft_train.token_rules import (
+    AbbreviationOracle,
+    TokenRules,
+    end_suppression,
+    hard_sentence_lengths,
+)
 
 
 @pytest.fixture(scope="module")
@@ -25,11 +30,11 @@ def rules(gpt2_tokenizer):
     return TokenRules.from_tokenizer(gpt2_tokenizer)
 
 
-def _lengths(rules, tokenizer, texts):
+def _lengths(rules, tokenizer, texts, oracle=None):
     by_rules, by_segmenter = [], []
     segmenter = get_segmenter("spacy-sentencizer.v1")
     for text in texts:
-        lengths, last = hard_sentence_lengths(rules, tokenizer(text)["input_ids"])
+        lengths, last = hard_sentence_lengths(rules, tokenizer(text)["input_ids"], oracle=oracle)
         by_rules += lengths + ([last.words] if last.words else [])
         by_segmenter += [len(words_of(s)) for s in segmenter.segment(text) if words_of(s)]
     return by_rules, by_segmenter
@@ -60,6 +65,37 @@ def test_token_rules_agree_with_the_segmenter_on_mixed_prose(rules, gpt2_tokeniz
     by_rules, by_segmenter = _lengths(rules, gpt2_tokenizer, PROSE)
     assert sum(by_rules) == pytest.approx(sum(by_segmenter), rel=0.05)
     assert statistics.mean(by_rules) == pytest.approx(statistics.mean(by_segmenter), rel=0.05)
+
+
+DOTTED = [
+    "Acme Inc. grants you a license, e.g. to copy it. Version 3.5 of the U.S. rules applies. "
+    "Fees rise by 2.5 percent each year!",
+    "Section 1.1 defines terms. The Licensor, i.e. the owner, may revoke it. Done.",
+]
+
+
+def test_full_stops_in_numbers_urls_and_abbreviations_do_not_end_sentences(rules, gpt2_tokenizer):
+    oracle = AbbreviationOracle(get_segmenter("spacy-sentencizer.v1"))
+    by_rules, by_segmenter = _lengths(rules, gpt2_tokenizer, DOTTED, oracle)
+    assert by_rules == by_segmenter
+    naive, _ = _lengths(rules, gpt2_tokenizer, DOTTED)
+    assert len(naive) > len(by_segmenter)  # without the oracle, "Inc." and "i.e." split
+
+
+def test_a_url_does_not_end_its_sentence_but_counts_as_several_words(rules, gpt2_tokenizer):
+    text = ["See http://www.apache.org/licenses/LICENSE-2.0 for details. Then stop."]
+    by_rules, by_segmenter = _lengths(rules, gpt2_tokenizer, text)
+    assert len(by_rules) == len(by_segmenter) == 2
+    assert by_rules[0] > by_segmenter[0]  # a known limit: spaCy keeps a URL as one token
+
+
+def test_end_suppression_marks_glued_and_abbreviated_full_stops(rules, gpt2_tokenizer):
+    oracle = AbbreviationOracle(get_segmenter("spacy-sentencizer.v1"))
+    ids = gpt2_tokenizer("rate 3.5 at Acme Inc. today. Next")["input_ids"]
+    texts = [gpt2_tokenizer.decode([i]) for i in ids]
+    flags = end_suppression(rules, ids, oracle=oracle)
+    periods = [flag for text, flag in zip(texts, flags) if text == "."]
+    assert periods == [True, True, False]  # 3.5, Inc., today.
 
 
 def test_prompt_state_counts_the_unfinished_sentence(rules, gpt2_tokenizer):
