@@ -68,8 +68,10 @@ def test_token_rules_agree_with_the_segmenter_on_mixed_prose(rules, gpt2_tokeniz
 
 
 DOTTED = [
-    "Acme Inc. grants you a license, e.g. to copy it. Version 3.5 of the U.S. rules applies. "
-    "Fees rise by 2.5 percent each year!",
+    (
+        "Acme Inc. grants you a license, e.g. to copy it. Version 3.5 of the U.S. rules applies. "
+        "Fees rise by 2.5 percent each year!"
+    ),
     "Section 1.1 defines terms. The Licensor, i.e. the owner, may revoke it. Done.",
 ]
 
