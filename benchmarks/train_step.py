@@ -134,6 +134,76 @@ def run_mode(options) -> dict:
     }
 
 
+def run_interleaved(options) -> dict:
+    """Both modes in one process, alternating whole cycles, so both see the same machine load.
+
+    Drives ``training_step`` + the optimizer by hand (the Trainer's inner step),
+    one fixed batch; a CE model and a DFT model are separate copies.
+    """
+    import torch
+
+    torch.set_num_threads(options.threads)
+    from transformers import Trainer, default_data_collator
+
+    from dft_train.config import DftConfig
+    from dft_train.runner import prepare_trainer
+
+    cycles = options.cycles + 1  # the first cycle is warm-up
+    trainers = {}
+    for mode in ("ce", "dft"):
+        config = DftConfig(
+            output_dir=str(Path(options.work) / f"out-{mode}"),
+            domain="legal",
+            registry=options.registry,
+            max_steps=cycles * options.dist_every,
+            per_device_train_batch_size=options.batch_size,
+            learning_rate=1e-4,
+            save_strategy="no",
+            use_cpu=not torch.cuda.is_available(),
+            disable_tqdm=True,
+            dist_every=options.dist_every,
+            sample_batch_size=options.samples,
+            max_new_tokens=options.max_new_tokens,
+            max_seq_length=options.seq_len,
+            seed=0,
+        )
+        trainer = prepare_trainer(config, options.model, data=[options.text], lora_r=options.lora_r)
+        if mode == "ce":
+            trainer = Trainer(
+                model=trainer.model,
+                args=config,
+                train_dataset=trainer.train_dataset,
+                data_collator=default_data_collator,
+            )
+        trainer.create_optimizer_and_scheduler(num_training_steps=config.max_steps)
+        trainer.current_gradient_accumulation_steps = 1
+        batch = default_data_collator([trainer.train_dataset[i] for i in range(options.batch_size)])
+        trainers[mode] = (trainer, batch)
+    durations = {"ce": [], "dft": []}
+    for cycle in range(cycles):
+        for mode in ("ce", "dft"):
+            trainer, batch = trainers[mode]
+            for _ in range(options.dist_every):
+                started = time.perf_counter()
+                trainer.training_step(trainer.model, dict(batch))
+                trainer.optimizer.step()
+                trainer.lr_scheduler.step()
+                trainer.model.zero_grad()
+                trainer.state.global_step += 1
+                if cycle > 0:
+                    durations[mode].append(time.perf_counter() - started)
+    result = {
+        mode: {
+            "mode": mode,
+            "seconds_per_step": sum(d) / len(d),
+            "step_seconds": [round(x, 3) for x in d],
+        }
+        for mode, d in durations.items()
+    }
+    result["ratio"] = result["dft"]["seconds_per_step"] / result["ce"]["seconds_per_step"]
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -150,6 +220,12 @@ def main() -> None:
         "--threads", type=int, default=1, help="torch threads (1: best on shared cores)"
     )
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--interleave",
+        action="store_true",
+        help="time both modes in one process, alternating cycles (fair under load); "
+        "no per-mode peak memory",
+    )
     parser.add_argument("--mode", choices=["ce", "dft"], help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
     parser.add_argument("--registry", help=argparse.SUPPRESS)
@@ -170,6 +246,28 @@ def main() -> None:
         from dft_train.models import resolve_model_path
 
         model = resolve_model_path("smollm2")  # convert the GGUF once, outside the timing
+    if options.interleave:
+        options.work, options.registry, options.text, options.model = (
+            str(work),
+            str(registry),
+            str(text),
+            model,
+        )
+        result = run_interleaved(options)
+        result["load_average"] = os.getloadavg()
+        if options.json:
+            print(json.dumps(result, indent=2))
+        else:
+            for mode in ("ce", "dft"):
+                row = result[mode]
+                print(
+                    f"| {options.model} | {mode} | {row['seconds_per_step']:.3f} | "
+                    f"{', '.join(map(str, row['step_seconds']))} |"
+                )
+            print(
+                f"\nDFT / CE = {result['ratio']:.2f}x (interleaved); load average {result['load_average']}"
+            )
+        return
     results = []
     for mode in ("ce", "dft"):
         command = [
