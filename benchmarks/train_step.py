@@ -247,6 +247,7 @@ def main() -> None:
 
         model = resolve_model_path("smollm2")  # convert the GGUF once, outside the timing
     if options.interleave:
+        name = options.model
         options.work, options.registry, options.text, options.model = (
             str(work),
             str(registry),
@@ -261,7 +262,7 @@ def main() -> None:
             for mode in ("ce", "dft"):
                 row = result[mode]
                 print(
-                    f"| {options.model} | {mode} | {row['seconds_per_step']:.3f} | "
+                    f"| {name} | {mode} | {row['seconds_per_step']:.3f} | "
                     f"{', '.join(map(str, row['step_seconds']))} |"
                 )
             print(
