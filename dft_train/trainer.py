@@ -142,7 +142,7 @@ class DftTrainer(Trainer):
         """``(D, KL, unweighted terms)`` on the current sample batch."""
         config: DftConfig = self.args
         samples = self._current_samples(model, step)
-        logits = completion_logits(model, samples)
+        logits = self._rescore(model, samples)
         stats = position_statistics(logits, samples, self.rules, config.logit_chunk)
         terms = self.distribution_terms(model, samples, stats)
         dist = torch.zeros((), device=logits.device)
@@ -254,6 +254,17 @@ class DftTrainer(Trainer):
             )
             self._samples_step = refresh_step
         return self._samples
+
+    @staticmethod
+    def _rescore(model, samples: SampleBatch) -> torch.Tensor:
+        """Re-score the samples with gradients, in eval mode (no dropout), like generation and
+        the reference: the statistics are those of the distribution that was sampled."""
+        was_training = model.training
+        model.eval()
+        try:
+            return completion_logits(model, samples)
+        finally:
+            model.train(was_training)
 
     @torch.no_grad()
     def _reference_logits(self, model, samples: SampleBatch) -> torch.Tensor:

@@ -144,3 +144,11 @@ def test_every_config_field_has_help():
     for field in dataclasses.fields(DftConfig):
         if field.name not in base:
             assert field.metadata.get("help"), field.name
+
+
+def test_kl_to_reference_is_zero_before_the_first_update(legal_registry, tiny_model_dir, tmp_path):
+    config = _config(tmp_path, legal_registry, max_steps=2, learning_rate=1e-2)
+    result = train(prepare_trainer(config, str(tiny_model_dir)))
+    kl = _entries(result.log_history, "loss_kl")
+    assert kl[1] == pytest.approx(0.0, abs=1e-6)
+    assert kl[2] > 1e-6
