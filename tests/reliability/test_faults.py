@@ -58,7 +58,7 @@ def assert_registry_consistent(registry: Path) -> list[str]:
     return listed
 
 
-def kill_trials(tmp_path: Path, text: str, trials: int, seed: int) -> dict:
+def kill_trials(tmp_path: Path, text: str, trials: int, seed: int, min_killed: int = 0) -> dict:
     """Run ``trials`` builds, each killed with SIGKILL (whole process group) at a random moment."""
     registry, corpus = tmp_path / "registry", tmp_path / "corpus"
     write_kill_corpus(corpus, text, variant=0)
@@ -72,7 +72,9 @@ def kill_trials(tmp_path: Path, text: str, trials: int, seed: int) -> dict:
     rng = random.Random(seed)
     outcome = {"trials": trials, "killed": 0, "completed": 0, "lost": 0, "seed": seed,
                "build_seconds_cold_warm": [round(d, 1) for d in durations]}
-    for trial in range(1, trials + 1):
+    trial = 0
+    while trial < trials or (outcome["killed"] < min_killed and trial < 40):
+        trial += 1
         before = snapshot(registry)
         write_kill_corpus(corpus, text, variant=trial)
         cold = trial % 3 == 1  # every third trial starts without a cache: kills hit cache writes
@@ -80,8 +82,9 @@ def kill_trials(tmp_path: Path, text: str, trials: int, seed: int) -> dict:
             shutil.rmtree(partial_cache_dir(registry), ignore_errors=True)
         process = subprocess.Popen([sys.executable, "-c", BUILD, str(corpus), str(registry)],
                                    start_new_session=True, stderr=subprocess.DEVNULL)
-        # kill moments spread over the whole build, imports included; a few land after it
-        time.sleep(rng.uniform(0.1, 1.05 * durations[0 if cold else 1]))
+        # kill moments spread over the build, imports included (on a busy machine builds
+        # vary in length, so some still finish first: those must be complete versions)
+        time.sleep(rng.uniform(0.1, 0.9 * min(durations)))
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             outcome["killed"] += 1
@@ -105,6 +108,7 @@ def kill_trials(tmp_path: Path, text: str, trials: int, seed: int) -> dict:
     assert parquet_bytes(result.path) == parquet_bytes(fresh.path)
     assert_registry_consistent(registry)
     outcome["versions"] = len(read_catalog(registry)["bundles"])
+    outcome["trials"] = trial
     return outcome
 
 
@@ -117,8 +121,9 @@ def test_kill_9_at_5_random_points_loses_nothing(tmp_path, real_text):
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
 def test_kill_9_at_25_random_points_loses_nothing(tmp_path, real_text):
-    outcome = kill_trials(tmp_path, real_text, trials=25, seed=int(os.environ.get("DFT_SEED", "2026")))
-    assert outcome["lost"] == 0 and outcome["killed"] >= 12
+    """At least 20 builds killed; trials go on until then (at most 40)."""
+    outcome = kill_trials(tmp_path, real_text, trials=25, min_killed=20, seed=int(os.environ.get("DFT_SEED", "2026")))
+    assert outcome["lost"] == 0 and outcome["killed"] >= 20
     print(json.dumps(outcome))
 
 
