@@ -1,21 +1,8 @@
-"""Helpers shared by the fault suite."""
+"""Fixtures shared by the fault suite (plain helpers are in fault_helpers.py)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-
-
-def snapshot(registry: Path) -> dict[str, bytes]:
-    """catalog.json and every file under stats/ (not temp areas, caches or lock files)."""
-    files = [registry / "catalog.json", *sorted((registry / "stats").rglob("*"))]
-    return {str(p.relative_to(registry)): p.read_bytes() for p in files
-            if p.is_file() and not p.name.endswith(".lock") and ".tmp" not in p.parts}
-
-
-def parquet_bytes(path: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(path.glob("*.parquet"))}
 
 
 @pytest.fixture

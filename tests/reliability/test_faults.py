@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import parquet_bytes, snapshot
+from fault_helpers import build_and_publish, parquet_bytes, snapshot
 
 import dft_registry
 from dft_registry import pipeline
@@ -129,16 +129,6 @@ def test_kill_9_at_25_random_points_loses_nothing(tmp_path, real_text):
 
 # ---------------------------------------------------------------- concurrency
 
-def _build_and_publish(args):
-    index, corpus, registry, remote = args
-    import dft_registry
-    from dft_registry.remote import publish
-
-    result = dft_registry.build(f"d{index % 4}", corpus, registry=registry, workers=1)
-    published = publish(result.ref, remote, registry=registry)
-    return result.ref, result.content_hash, published.created
-
-
 def test_eight_concurrent_builds_and_publishes_lose_no_entry(tmp_path, real_text):
     registry, remote = tmp_path / "registry", tmp_path / "remote"
     corpora = []
@@ -149,7 +139,7 @@ def test_eight_concurrent_builds_and_publishes_lose_no_entry(tmp_path, real_text
         corpora.append(corpus)
     context = multiprocessing.get_context("spawn")
     with context.Pool(8) as pool:
-        done = pool.map(_build_and_publish,
+        done = pool.map(build_and_publish,
                         [(i, str(corpora[i]), str(registry), str(remote)) for i in range(8)])
     # two writers per domain: each domain has v1 and v2, whoever came first
     assert sorted(ref for ref, _, _ in done) == sorted(f"d{d}@v{v}" for d in range(4) for v in (1, 2))
