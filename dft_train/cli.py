@@ -76,7 +76,14 @@ LOSS_KEYS = (
     show_default=True,
     help="Gradient accumulation steps.",
 )
-@click.option("--learning-rate", "--lr", type=float, default=1e-4, show_default=True)
+@click.option(
+    "--learning-rate",
+    "--lr",
+    type=float,
+    default=1e-4,
+    show_default=True,
+    help="Peak learning rate (linear decay).",
+)
 @click.option(
     "--dist-every",
     type=click.IntRange(1),
@@ -84,12 +91,42 @@ LOSS_KEYS = (
     show_default=True,
     help="Apply the distributional loss every N steps.",
 )
-@click.option("--ce-weight", type=float, default=1.0, show_default=True)
-@click.option("--dist-weight", type=float, default=1.0, show_default=True)
+@click.option(
+    "--ce-weight",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Weight of cross-entropy on --data.",
+)
+@click.option(
+    "--dist-weight",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Weight of the distributional loss D.",
+)
 @click.option("--kl-weight", type=float, default=None, help="Default: 0 with --data, 1 without.")
-@click.option("--token-weight", type=float, default=1.0, show_default=True)
-@click.option("--length-weight", type=float, default=0.5, show_default=True)
-@click.option("--entropy-weight", type=float, default=0.1, show_default=True)
+@click.option(
+    "--token-weight",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Token-frequency term inside D.",
+)
+@click.option(
+    "--length-weight",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="Sentence-length hazard term inside D.",
+)
+@click.option(
+    "--entropy-weight",
+    type=float,
+    default=0.1,
+    show_default=True,
+    help="Entropy-calibration term inside D.",
+)
 @click.option(
     "--feature-weight",
     type=float,
@@ -102,6 +139,7 @@ LOSS_KEYS = (
     type=click.Choice(["hellinger", "embedding_mmd"]),
     default="hellinger",
     show_default=True,
+    help="Distance between sample token frequencies and the bundle's.",
 )
 @click.option(
     "--calibrate/--no-calibrate",
@@ -109,7 +147,13 @@ LOSS_KEYS = (
     show_default=True,
     help="Scale terms by gradient-norm ratios to CE (needs --data).",
 )
-@click.option("--target-grad-ratio", type=float, default=0.5, show_default=True)
+@click.option(
+    "--target-grad-ratio",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="Calibration target |grad term| / |grad CE|.",
+)
 @click.option(
     "--samples",
     type=click.IntRange(1),
@@ -117,11 +161,27 @@ LOSS_KEYS = (
     show_default=True,
     help="Continuations sampled per application.",
 )
-@click.option("--max-new-tokens", type=click.IntRange(1), default=64, show_default=True)
 @click.option(
-    "--temperature", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True
+    "--max-new-tokens",
+    type=click.IntRange(1),
+    default=64,
+    show_default=True,
+    help="Tokens generated per sample.",
 )
-@click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True)
+@click.option(
+    "--temperature",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Sampling temperature.",
+)
+@click.option(
+    "--top-p",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Nucleus sampling mass (top-k is always off).",
+)
 @click.option(
     "--prompts",
     "prompts_file",
@@ -143,7 +203,13 @@ LOSS_KEYS = (
     help="Checkpoint every N steps (0 = only the final model).",
 )
 @click.option("--logging-steps", type=click.IntRange(1), default=5, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed for data order, prompts and sampling.",
+)
 @click.option(
     "--threads",
     type=click.IntRange(0),
