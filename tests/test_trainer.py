@@ -152,3 +152,11 @@ def test_kl_to_reference_is_zero_before_the_first_update(legal_registry, tiny_mo
     kl = _entries(result.log_history, "loss_kl")
     assert kl[1] == pytest.approx(0.0, abs=1e-6)
     assert kl[2] > 1e-6
+
+
+def test_embedding_mmd_token_distance_trains(legal_registry, tiny_model_dir, tmp_path):
+    config = _config(tmp_path, legal_registry, max_steps=2, token_distance="embedding_mmd")
+    result = train(prepare_trainer(config, str(tiny_model_dir)))
+    tokens = _entries(result.log_history, "loss_token")
+    assert all(value >= 0 for value in tokens.values())
+    assert tokens[2] < tokens[1]
