@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -238,6 +239,14 @@ def main() -> None:
         return
 
     work = Path(tempfile.mkdtemp(prefix="dft-bench-"))
+    try:
+        _compare(options, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _compare(options, work: Path) -> None:
+    """Build the inputs in ``work``, then time both modes (interleaved or in subprocesses)."""
     registry, text = _registry_and_text(work)
     model = options.model
     if model == "tiny":
