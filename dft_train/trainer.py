@@ -312,15 +312,12 @@ class DftTrainer(Trainer):
         self._logged[name].append(float(value))
 
     def log(self, logs: dict[str, float], *args, **kwargs) -> None:
+        """Add the mean of every recorded part since the last log: ``loss_<term>`` for the
+        loss parts (ce, kl, dist and each term), the other records under their own names."""
         if self._logged and "loss" in logs:
             for name, values in self._logged.items():
-                logs[
-                    name
-                    if name.startswith(("weight_", "grad_ratio_"))
-                    else f"loss_{name}"
-                    if name in (*TERMS, "ce", "kl", "dist")
-                    else name
-                ] = sum(values) / len(values)
+                key = f"loss_{name}" if name in (*TERMS, "ce", "kl", "dist") else name
+                logs[key] = sum(values) / len(values)
             self._logged.clear()
         super().log(logs, *args, **kwargs)
 
