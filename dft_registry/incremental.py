@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .atomic import dumps_json
+from .bundle import sha256_file
 from .inputs import InputFile, SkipLog
 from .registry import cache_root
 from .stats.partial import PartialCounts, Totals
@@ -87,7 +88,7 @@ class PartialCache:
                 paths = {}
                 for table, record in spill.items():
                     path = entry / record["name"]
-                    if _sha256(path) != record["sha256"]:
+                    if sha256_file(path) != record["sha256"]:
                         raise ValueError(f"{path} changed")
                     paths[table] = str(path)
                 files.append(paths)
@@ -135,7 +136,7 @@ class PartialCache:
                 for table, path in spill.items():
                     name = f"{len(files):05d}-{table}.parquet"
                     shutil.copyfile(path, staging / name)
-                    records[table] = {"name": name, "sha256": _sha256(staging / name)}
+                    records[table] = {"name": name, "sha256": sha256_file(staging / name)}
                 files.append(records)
             meta = {"format": CACHE_FORMAT, "files": files, "totals": counts.totals.as_dict(),
                     "skips": counts.skips.records()}
@@ -146,11 +147,3 @@ class PartialCache:
             pass  # a full disk or a racing writer: the cache is an optimisation only
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
