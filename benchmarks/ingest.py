@@ -84,7 +84,8 @@ def main() -> None:
                      "raw_seconds": raw["seconds"], "raw_wall": raw_wall, "raw_rss": raw_rss,
                      "raw_tokens": raw["tokens"], "raw_sentences": raw["sentences"],
                      "build_seconds": built["seconds"], "build_wall": build_wall,
-                     "build_rss": build_rss, "totals": built["totals"]})
+                     "build_rss": build_rss, "totals": built["totals"],
+                     "raw_cpu": raw["cpu_seconds"], "build_cpu": built["cpu_seconds"]})
         print(json.dumps(rows[-1]), flush=True)
     lines = [
         (f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, `python benchmarks/ingest.py "
@@ -93,14 +94,15 @@ def main() -> None:
         "Shared machine: load averages before -> after each pair in the last column."),
         "",
         ("| P | raw spaCy s | raw w/s | build s | build w/s | build / raw | build wall s | "
-        "peak RSS build | peak RSS raw | load |"),
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "CPU s raw | CPU s build | peak RSS build | peak RSS raw | load |"),
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['workers']} | {r['raw_seconds']:.1f} | {words / r['raw_seconds']:,.0f} | "
             f"{r['build_seconds']:.1f} | {words / r['build_seconds']:,.0f} | "
             f"{r['raw_seconds'] / r['build_seconds']:.2f}x | {r['build_wall']:.1f} | "
+            f"{r['raw_cpu']:.0f} | {r['build_cpu']:.0f} | "
             f"{r['build_rss'] / 2**20:,.0f} MiB | {r['raw_rss'] / 2**20:,.0f} MiB | {r['load']} |")
     if len(rows) >= 2:
         one, two = rows[0], rows[1]
