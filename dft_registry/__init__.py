@@ -10,7 +10,7 @@ Quick start::
 
 __version__ = "0.1.0"
 
-from .errors import DftError  # noqa: E402
+from .errors import DftError
 
 
 def build(*args, **kwargs):
@@ -27,4 +27,4 @@ def load(*args, **kwargs):
     return _load(*args, **kwargs)
 
 
-__all__ = ["DftError", "build", "load", "__version__"]
+__all__ = ["DftError", "__version__", "build", "load"]

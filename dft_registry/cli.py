@@ -102,11 +102,13 @@ def cli():
 @click.option("--description", default="", help="One line describing the corpus.")
 @click.option("--license", "license_", default="", help="License of the corpus (e.g. CC-BY-4.0).")
 @click.option("--strict", is_flag=True, help="Fail on the first unreadable input instead of skipping it.")
+@click.option("--no-cache", is_flag=True,
+              help="Recount every file (by default unchanged files reuse their cached partial counts).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @json_option
 def build(domain, source, registry, workers, executor, ray_address, segmenter, min_doc_count,
           max_ngrams, window_samples, text_field, text_column, memory_limit, description,
-          license_, strict, quiet, as_json):
+          license_, strict, no_cache, quiet, as_json):
     """Build a new version of DOMAIN's stat bundle (or report it up to date).
 
     \b
@@ -124,7 +126,7 @@ def build(domain, source, registry, workers, executor, ray_address, segmenter, m
             min_doc_count=min_doc_count, max_ngrams=max_ngrams, window_samples=window_samples,
             text_field=text_field, text_column=text_column, memory_limit=memory_limit,
             description=description, license=license_, strict=strict, executor=executor,
-            executor_options=options, on_progress=progress)
+            executor_options=options, incremental=not no_cache, on_progress=progress)
     finally:
         if progress:
             progress.stop()
@@ -322,7 +324,7 @@ def main():
 
 # Commands of the catalog/marketplace live in their own module, registered on `cli`.
 try:
-    from . import cli_catalog  # noqa: E402,F401
+    from . import cli_catalog  # noqa: F401
 except ImportError as _exc:  # pragma: no cover - only while that module is being written
     if "cli_catalog" not in str(_exc):
         raise

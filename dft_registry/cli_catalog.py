@@ -15,8 +15,8 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from .cli import cli, console, echo_json, err_console, json_option, registry_option
 from .catalog import rebuild_catalog
+from .cli import cli, console, echo_json, err_console, json_option, registry_option
 from .errors import BundleCorrupt, UsageError
 
 TABLE_MAX_ROWS = 100

@@ -77,3 +77,15 @@ class EvalError(DftError):
     """Evaluation cannot run on the given generations, model or human text."""
 
     code = "E010"
+
+
+class MapTaskFailed(DftError):
+    """A map task failed on Ray for a reason that is not about one input."""
+
+    code = "E011"
+
+
+class StorageError(DftError):
+    """The registry's disk is full (or over quota) during a build."""
+
+    code = "E012"

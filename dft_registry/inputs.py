@@ -206,7 +206,7 @@ def _read_text(item: InputFile, options: ReadOptions, skips: SkipLog) -> Iterato
         if _looks_binary(head[:8192]):
             skips.add(item.name, "binary file")
             return
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
+        decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="strict")  # drops a BOM
         try:
             first = decoder.decode(head, final=False)
         except UnicodeDecodeError:

@@ -18,7 +18,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +26,24 @@ import pyarrow as pa
 
 from . import __version__
 from .atomic import atomic_write_json
-from .bundle import (BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, MANIFEST, bundle_dir, content_hash,
-                     seal_manifest, write_table)
-from .catalog import catalog_entry, catalog_lock, catalog_path, entries_for, read_catalog, sort_entries
-from .errors import DftError, InputError, UsageError
+from .bundle import (
+    BUNDLE_FORMAT,
+    BUNDLE_FORMAT_VERSION,
+    MANIFEST,
+    bundle_dir,
+    content_hash,
+    seal_manifest,
+    write_table,
+)
+from .catalog import (
+    catalog_entry,
+    catalog_lock,
+    catalog_path,
+    entries_for,
+    read_catalog,
+    sort_entries,
+)
+from .errors import InputError, StorageError, UsageError
 from .executors import default_workers, report_progress, run_map
 from .incremental import MIN_CACHED_BYTES, CachedCounts, PartialCache, cache_key, partial_cache_dir
 from .inputs import InputFile, ReadOptions, SkipLog, fingerprint, list_inputs, read_documents
@@ -224,7 +238,7 @@ def reduce_partials(results: list[MapResult], settings: BuildSettings, out_dir: 
     con = duckdb.connect()
     con.execute(f"SET threads = {max(1, workers)}")
     con.execute(f"SET memory_limit = '{max(memory_limit // (1 << 20), 256)}MB'")
-    con.execute(f"SET temp_directory = '{str(temp_dir)}'")
+    con.execute(f"SET temp_directory = '{temp_dir!s}'")
     con.execute("SET preserve_insertion_order = false")
     con.execute("SET enable_progress_bar = false")  # the library never prints (long reduces did)
 
@@ -257,8 +271,9 @@ def reduce_partials(results: list[MapResult], settings: BuildSettings, out_dir: 
     for n, kept in con.execute("SELECT n, COUNT(*) FROM grams WHERE doc_count >= ? GROUP BY n",
                                [settings.min_doc_count]).fetchall():
         ngram_totals[str(n)]["above_threshold"] = int(kept)
-    for n in ngram_totals:
-        ngram_totals[n]["kept"] = int(np.sum(tables["ngrams"].column("n").to_numpy() == int(n)))
+    kept_orders = tables["ngrams"].column("n").to_numpy()
+    for n, record in ngram_totals.items():
+        record["kept"] = int(np.sum(kept_orders == int(n)))
     # Conditional bigram entropy H(w2 | w1) over all bigrams (before thresholds).
     bigrams = con.execute(
         "SELECT g.count AS c, s.total AS context FROM grams g JOIN (SELECT split_part(ngram, ' ', 1) "
@@ -549,12 +564,6 @@ def build(
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-
-class StorageError(DftError):
-    """The registry's disk is full (or over quota) during a build."""
-
-    code = "E012"
 
 
 def is_disk_full(exc: BaseException) -> bool:

@@ -29,19 +29,13 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .errors import DftError, UsageError
+from .errors import MapTaskFailed, UsageError
 
 ProgressSink = Callable[[dict], None]
 TRANSIENT_ERRORS = (OSError, ConnectionError, TimeoutError)
 DEFAULT_MAX_RETRIES = 3
 PROGRESS_FLUSH_S = 0.5  # a task sends its progress events at most this often
 WAIT_TIMEOUT_S = 0.2  # how often the driver drains progress while tasks run
-
-
-class MapTaskFailed(DftError):
-    """A map task failed on Ray for a reason that is not about one input."""
-
-    code = "E011"
 
 
 def _import_ray():

@@ -77,13 +77,14 @@ def _write_shards(recipe, base: Path, documents_dir: Path, fingerprint: str) -> 
     staging.mkdir(parents=True)
     try:
         shard, size, count = 0, 0, 0
-        handle = open(staging / f"shard-{shard:04d}.jsonl", "w", encoding="utf-8")
+        # one handle at a time, rotated by size; closed on every path below
+        handle = open(staging / f"shard-{shard:04d}.jsonl", "w", encoding="utf-8")  # noqa: SIM115
         for doc_id, text in recipe.documents(sources_dir):
             line = json.dumps({"id": doc_id, "text": text}, ensure_ascii=False) + "\n"
             if size and size + len(line) > SHARD_BYTES:
                 handle.close()
                 shard, size = shard + 1, 0
-                handle = open(staging / f"shard-{shard:04d}.jsonl", "w", encoding="utf-8")
+                handle = open(staging / f"shard-{shard:04d}.jsonl", "w", encoding="utf-8")  # noqa: SIM115
             handle.write(line)
             size += len(line)
             count += 1
@@ -94,4 +95,6 @@ def _write_shards(recipe, base: Path, documents_dir: Path, fingerprint: str) -> 
         os.replace(staging, documents_dir)
         return count
     finally:
+        if "handle" in locals():
+            handle.close()
         shutil.rmtree(staging, ignore_errors=True)

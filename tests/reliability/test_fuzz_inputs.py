@@ -155,13 +155,13 @@ def test_odd_encodings_are_read_or_skipped_with_a_reason(tmp_path):
     assert "emoji-and-rtl.txt" not in reasons and "combining.txt" not in reasons
 
 
-@pytest.mark.xfail(strict=True, reason="a UTF-8 byte-order mark is kept as part of the first "
-                   "word of a .txt/.md file (decode with utf-8-sig); see docs/RELIABILITY.md")
 def test_a_utf8_byte_order_mark_is_not_part_of_the_first_word(tmp_path):
     (tmp_path / "bom.txt").write_bytes(b"\xef\xbb\xbf" + GOOD.encode())
     result = dft_registry.build("bom", tmp_path, registry=tmp_path / "reg", workers=1)
     tokens = dft_registry.load("bom", registry=tmp_path / "reg").table("unigrams").column("token")
-    assert "The" in tokens.to_pylist() and result.manifest["totals"]["words"] == 12
+    # "The court shall decide" (4) + "The parties agree to the terms of this license" (9)
+    assert "The" in tokens.to_pylist() and "\ufeffThe" not in tokens.to_pylist()
+    assert result.manifest["totals"]["words"] == 13
 
 
 def test_ten_thousand_tiny_files_build(tmp_path):
