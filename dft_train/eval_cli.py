@@ -238,7 +238,8 @@ def print_table(result: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    # piped output has no terminal width: use one wide enough for the table
+    console = Console() if sys.stdout.isatty() else Console(width=130)
     seeds = result["seeds"]
     title = (f"dft-eval: {result['bundle']}, {result['samples_per_seed'][0]} samples × {seeds} "
              f"seed(s), windows of {result['window_words']} words; noise floor = mean ± sd over "
@@ -262,6 +263,10 @@ def print_table(result: dict) -> None:
     if over:
         console.print(f"over-used vs bundle (log2 ratio): {over}", highlight=False)
     used = result["samples_with_full_window"]
+    if not any(used):
+        console.print(f"no sample holds a full {result['window_words']}-word window, so feature "
+                      "MMD and the discriminator are missing: raise --max-new-tokens",
+                      highlight=False)
     console.print(f"samples with a full {result['window_words']}-word window (MMD, discriminator):"
                   f" {', '.join(map(str, used))}; passes as human: 50% = indistinguishable",
                   highlight=False)
