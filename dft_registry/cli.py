@@ -213,16 +213,18 @@ def list_(registry, all_versions, as_json):
         console.print("The catalog is empty: build one with `dft-stats build DOMAIN --source PATH`.")
         return
     table = Table(title=f"{len({e['domain'] for e in entries})} domains")
-    table.add_column("domain", no_wrap=True, min_width=max(len(e["domain"]) for e in entries))
-    table.add_column("version", no_wrap=True)
-    for column in ("docs", "words", "sent. len", "size"):
-        table.add_column(column, justify="right", no_wrap=True)
-    table.add_column("license", overflow="fold")
-    table.add_column("hash", max_width=12, no_wrap=True)
-    for e in entries:
-        table.add_row(e["domain"], e["version"], f"{e['totals']['documents']:,}", f"{e['totals']['words']:,}",
-                      f"{e.get('headline', {}).get('sentence_length_mean', 0):.1f}",
-                      human_bytes(e.get("size_bytes", 0)), e.get("license", ""), e["content_hash"][:12])
+    rows = [(e["domain"], e["version"], f"{e['totals']['documents']:,}", f"{e['totals']['words']:,}",
+             f"{e.get('headline', {}).get('sentence_length_mean', 0):.1f}",
+             human_bytes(e.get("size_bytes", 0)), e.get("license", "")) for e in entries]
+    headers = ["domain", "version", "docs", "words", "sent.len", "size", "license"]
+    if console.width < 110:  # licenses are long: on a narrow terminal see --json or `show`
+        headers.pop()
+        rows = [row[:-1] for row in rows]
+    for index, header in enumerate(headers):
+        table.add_column(header, no_wrap=index < 6, overflow="fold",
+                         justify="left" if index < 2 or index == 6 else "right")
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
 
 
