@@ -395,7 +395,7 @@ def _quiet_libraries() -> None:
 
 
 def _fail(message: str, code: int) -> None:
-    _console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    _console(stderr=True).print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
     sys.exit(code)
 
 

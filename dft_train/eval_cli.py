@@ -336,7 +336,7 @@ def _quiet_libraries() -> None:
 def _fail(message: str, code: int) -> None:
     from rich.console import Console
 
-    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    Console(stderr=True).print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
     sys.exit(code)
 
 

@@ -31,7 +31,7 @@ def _one_line_error(result, *fragments):
     assert result.exit_code != 0
     output = result.output.strip()
     assert "Traceback" not in output
-    assert output.startswith("error:"), output
+    assert output.startswith("Error:"), output
     assert len(output.splitlines()) == 1, output
     for fragment in fragments:
         assert fragment in output
