@@ -226,17 +226,17 @@ LOSS_KEYS = (
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or log lines.")
 def main(**options) -> None:
-    _quiet_libraries()
+    quiet_libraries()
     try:
         result = _run(options)
     except DftError as exc:
-        _fail(str(exc), exc.exit_code)
+        fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
-        _fail("interrupted", 130)
+        fail("interrupted", 130)
     except MemoryError:
-        _fail("out of memory; lower --batch-size, --samples or --max-new-tokens", 1)
+        fail("out of memory; lower --batch-size, --samples or --max-new-tokens", 1)
     except Exception as exc:  # noqa: BLE001  (never a traceback: say what happened)
-        _fail(
+        fail(
             f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:300]} "
             "(rerun with the same arguments under `python -X dev -m dft_train.cli` to debug)",
             1,
@@ -382,7 +382,8 @@ def _has_accelerator() -> bool:
     return torch.cuda.is_available()
 
 
-def _quiet_libraries() -> None:
+def quiet_libraries() -> None:
+    """Silence library warnings, logs and progress bars (the CLI draws its own)."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     warnings.filterwarnings("ignore")
     from transformers.utils import logging as hf_logging
@@ -394,7 +395,8 @@ def _quiet_libraries() -> None:
     hub_logging.set_verbosity_error()
 
 
-def _fail(message: str, code: int) -> None:
+def fail(message: str, code: int) -> None:
+    """Print one `Error:` line on stderr and exit with ``code`` (shared by dft-eval)."""
     _console(stderr=True).print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
     sys.exit(code)
 

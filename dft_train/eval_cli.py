@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
-import warnings
 from pathlib import Path
 
 import click
 
 from dft_registry.errors import DftError, EvalError
+
+from .cli import fail as _fail
+from .cli import quiet_libraries as _quiet_libraries
 
 EXAMPLE = """\b
 Examples:
@@ -322,22 +323,6 @@ def _progress(options: dict, label: str, total: int):
         click.echo(f"generating {label}: {done}/{total}", err=True)
 
     return report
-
-
-def _quiet_libraries() -> None:
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    warnings.filterwarnings("ignore")
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-
-
-def _fail(message: str, code: int) -> None:
-    from rich.console import Console
-
-    Console(stderr=True).print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
-    sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover
