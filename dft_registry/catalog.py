@@ -96,7 +96,7 @@ def resolve(catalog: dict, ref: BundleRef) -> dict:
     entries = entries_for(catalog, ref.domain)
     if not entries:
         known = domains(catalog)
-        close = difflib.get_close_matches(ref.domain, known, n=3, cutoff=0.5)
+        close = difflib.get_close_matches(ref.domain, known, n=3, cutoff=0.6)
         hint = f"; did you mean {', '.join(close)}?" if close else (
             f"; known domains: {', '.join(known)}" if known else "; the catalog is empty")
         raise BundleNotFound(f"no bundle for domain {ref.domain!r}{hint} (see `dft-stats list`)")

@@ -231,7 +231,7 @@ def list_(registry, all_versions, as_json):
 @cli.command()
 @click.argument("ref")
 @registry_option
-@click.option("--top", type=int, default=15, show_default=True, help="How many top words to show.")
+@click.option("--top", type=click.IntRange(1), default=15, show_default=True, help="How many top words to show.")
 @json_option
 def show(ref, registry, top, as_json):
     """Show a bundle's headline numbers: REF is DOMAIN, DOMAIN@vN or DOMAIN@sha256:PREFIX.

@@ -27,7 +27,7 @@ TABLE_MAX_ROWS = 100
 @cli.command()
 @click.argument("text")
 @registry_option
-@click.option("--limit", type=int, default=20, show_default=True, help="At most this many rows per list.")
+@click.option("--limit", type=click.IntRange(1), default=20, show_default=True, help="At most this many rows per list.")
 @json_option
 def search(text, registry, limit, as_json):
     """Find bundles by name, description or source, and which bundles use a word most.
@@ -60,7 +60,7 @@ def search(text, registry, limit, as_json):
         console.print(table)
     if result["usage"]:
         table = Table(title=f"bundles using {result['query']!r} most")
-        for column in ("domain", "version", "per million words", "count", "documents"):
+        for column in ("domain", "version", "per million words", "count", "documents (at least)"):
             table.add_column(column, justify="left" if column in ("domain", "version") else "right")
         for row in result["usage"]:
             table.add_row(row["domain"], row["version"], f"{row['per_million']:,.1f}",
@@ -136,7 +136,7 @@ def query(args, all_domains, registry, as_json, as_csv, max_rows):
 @click.argument("ref_a")
 @click.argument("ref_b")
 @registry_option
-@click.option("--top", type=int, default=15, show_default=True,
+@click.option("--top", type=click.IntRange(1), default=15, show_default=True,
               help="How many over- and under-represented words to show.")
 @click.option("--smoothing", type=float, default=10.0, show_default=True,
               help="Per-million smoothing of the word log-ratios (larger favours common words).")
@@ -280,7 +280,7 @@ def verify(ref, all_bundles, registry, as_json):
 @click.option("--output", "-o", required=True, type=click.Path(file_okay=False),
               help="Directory for index.html and the bundle pages.")
 @click.option("--no-plots", is_flag=True, help="Skip the plots (faster for large catalogs).")
-@click.option("--top", type=int, default=20, show_default=True, help="Top words/n-grams per page.")
+@click.option("--top", type=click.IntRange(1), default=20, show_default=True, help="Top words/n-grams per page.")
 @registry_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 def html(output, no_plots, top, registry, quiet):

@@ -78,14 +78,16 @@ def word_usage(root: Path, entries: list[dict], text: str, case_sensitive: bool 
     column = "token" if len(words) == 1 else "ngram"
     files = ", ".join(_quote(Path(d) / f"{table}.parquet") for d in by_dir)
     phrase = " ".join(words)
-    # Equality on a few case variants is much cheaper than lower() on every row.
+    # Equality on a few case variants is much cheaper than lower() on every row. Document counts
+    # of variants overlap (a document may hold "shall" and "Shall"), so the largest is reported:
+    # a lower bound on the documents that use the word in any of its forms.
     variants = [phrase] if case_sensitive else sorted(
         {phrase, phrase.lower(), phrase.upper(), phrase.capitalize(), phrase.title()})
     order = "" if len(words) == 1 else f" AND n = {len(words)}"
     con = duckdb.connect()
     try:
         rows = con.execute(
-            f"SELECT parse_dirpath(filename) AS dir, sum(count) AS count, sum(doc_count) AS docs "
+            f"SELECT parse_dirpath(filename) AS dir, sum(count) AS count, max(doc_count) AS docs "
             f"FROM read_parquet([{files}], filename = true) WHERE {column} IN "
             f"({', '.join('?' * len(variants))}){order} GROUP BY dir", variants).fetchall()
     finally:

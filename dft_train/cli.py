@@ -14,7 +14,7 @@ from dft_registry.errors import DftError
 EXAMPLE = """\b
 Examples:
   dft-train --domain legal --model smollm2 --steps 50 --output-dir runs/legal --lora-r 16
-  dft-train --domain legal@v1 --model models/smollm2-135m --data corpus/*.txt \\
+  dft-train --domain legal@v1 --model models/smollm2-135m --data 'corpus/*.txt' \\
             --steps 200 --output-dir runs/legal-ce --registry my-registry
 """
 

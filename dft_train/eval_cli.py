@@ -21,7 +21,7 @@ from .cli import quiet_libraries as _quiet_libraries
 EXAMPLE = """\b
 Examples:
   dft-eval --domain legal --generations samples.jsonl --human heldout/
-  dft-eval --domain legal@v1 --model runs/legal-dft --human heldout/*.txt \\
+  dft-eval --domain legal@v1 --model runs/legal-dft --human 'heldout/*.txt' \\
            --prompts 128 --seeds 0,1 --max-new-tokens 64 --plot legal.png
 \b
 --generations: .jsonl with a "text" field per line (optional "seed" groups
