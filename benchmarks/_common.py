@@ -238,3 +238,11 @@ def run_build(source: Path, registry: Path, **kwargs) -> tuple[dict, float, int]
 
 def rng_for(seed: int) -> random.Random:
     return random.Random(seed)
+
+
+def publish_results(text: str, section: str, record: bool) -> None:
+    """Print a benchmark's table and, with ``--record``, append it to RESULTS.md under ``section``."""
+    print(text)
+    if record:
+        with open(Path(__file__).parent / "RESULTS.md", "a", encoding="utf-8") as handle:
+            handle.write(f"\n\n## {section}\n\n" + text + "\n")

@@ -26,7 +26,15 @@ import json
 import time
 from pathlib import Path
 
-from _common import WORK, corpus_meta, load, python_docs_corpus, run_build, run_child
+from _common import (
+    WORK,
+    corpus_meta,
+    load,
+    publish_results,
+    python_docs_corpus,
+    run_build,
+    run_child,
+)
 
 RAW_SPACY = """
 import json, sys, time
@@ -114,11 +122,7 @@ def main() -> None:
               f"sentences; build {t['tokens']:,} tokens, {t['words']:,} words, "
               f"{t['sentences']:,} sentences, vocabulary {t['vocabulary']:,}.")]
     text = "\n".join(lines)
-    print(text)
-    if args.record:
-        results = Path(__file__).parent / "RESULTS.md"
-        with open(results, "a", encoding="utf-8") as handle:
-            handle.write("\n\n## ingest (issue 3)\n\n" + text + "\n")
+    publish_results(text, "ingest (issue 3)", args.record)
 
 
 if __name__ == "__main__":

@@ -18,9 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
-from _common import WORK, load, run_build, zipf_corpus
+from _common import WORK, load, publish_results, run_build, zipf_corpus
 
 BYTES_PER_ENTRY = 2 * 180  # count + doc count, as stats/partial.py estimates
 
@@ -66,11 +65,7 @@ def main() -> None:
             f"{r['seconds']:.0f} | {r['words'] / r['seconds']:,.0f} | {r['peak'] / 2**20:,.0f} MiB | "
             f"{r['load']} |")
     text = "\n".join(lines)
-    print(text)
-    if args.record:
-        results = Path(__file__).parent / "RESULTS.md"
-        with open(results, "a", encoding="utf-8") as handle:
-            handle.write("\n\n## scaling: peak memory vs corpus size (issue 8)\n\n" + text + "\n")
+    publish_results(text, "scaling: peak memory vs corpus size (issue 8)", args.record)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,15 @@ import shutil
 import time
 from pathlib import Path
 
-from _common import WORK, corpus_meta, load, python_docs_corpus, run_build, run_child
+from _common import (
+    WORK,
+    corpus_meta,
+    load,
+    publish_results,
+    python_docs_corpus,
+    run_build,
+    run_child,
+)
 
 DATATROVE = """
 import json, sys, time
@@ -134,11 +142,7 @@ def main() -> None:
         "| - |"),
     ]
     text = "\n".join(lines)
-    print(text)
-    if args.record:
-        results = Path(__file__).parent / "RESULTS.md"
-        with open(results, "a", encoding="utf-8") as handle:
-            handle.write("\n\n## vs datatrove (issue 8)\n\n" + text + "\n")
+    publish_results(text, "vs datatrove (issue 8)", args.record)
 
 
 if __name__ == "__main__":
