@@ -73,13 +73,20 @@ class Settings:
     heldout_documents: int = 300
     perplexity_blocks: int = 32
     resamples: int = 20
+    # where the model half runs ("cuda" on a lent GPU); runs on CPU keep their old keys
+    device: str = "cpu"
 
     def key(self) -> str:
-        text = json.dumps(asdict(self), sort_keys=True)
+        text = json.dumps(_normalised(asdict(self)), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
 # ------------------------------------------------------------------ data
+
+
+def _normalised(settings: dict) -> dict:
+    """Settings without ``device`` when it is the CPU (results cached before it existed)."""
+    return {k: v for k, v in settings.items() if not (k == "device" and v == "cpu")}
 
 
 def domain_documents(domain: str, registry: Path | None = None,
@@ -117,6 +124,11 @@ def split_documents(documents: list[tuple[str, str]], settings: Settings):
 
 
 # ------------------------------------------------------------------ one cell
+#
+# A cell runs in two halves, so the model half can run on a machine without spaCy (a lent GPU):
+# ``produce`` (train unless base, sample continuations of the plan's prompts, perplexity on the
+# held-out text; torch + transformers only) and ``score`` (segment and measure with
+# dft_train.evaluate against the bundle and the human continuations). ``run_cell`` does both.
 
 
 def train_model(method: str, domain: str, registry: Path, train_file: Path, settings: Settings,
@@ -149,7 +161,7 @@ def train_model(method: str, domain: str, registry: Path, train_file: Path, sett
         logging_steps=1 if settings.steps < 10 else 5,
         save_strategy="no",
         disable_tqdm=True,
-        use_cpu=True,
+        use_cpu=settings.device == "cpu",
         report_to="none",
     )
     trainer = prepare_trainer(config, settings.model, data=[str(train_file)],
@@ -164,87 +176,140 @@ def train_model(method: str, domain: str, registry: Path, train_file: Path, sett
                               "log_history": history}
 
 
-def evaluate_model(model, tokenizer, reference, pairs, heldout: list[str], settings: Settings):
+@dataclass
+class Plan:
+    """What every cell of one domain shares: CE training text, held-out text, prompts."""
+
+    domain: str
+    train_file: Path
+    heldout: list[str]
+    prompts: list[str]
+    continuations: list[str]
+
+
+def cell_name(domain: str, method: str, settings: Settings) -> str:
+    return f"{domain}-{method}-t{settings.train_seed}-{settings.key()}"
+
+
+def produce(method: str, plan: Plan, settings: Settings, registry: Path, work_dir: Path,
+            log=print) -> dict:
+    """Train (unless ``base``), sample one continuation per prompt and generation seed, and
+    measure perplexity on the held-out text: everything that needs the model, nothing else."""
     from dft_train import evaluate as ev
-
-    started = time.time()
-    ev.check_tokenizer_decodes(tokenizer)
-    prompts = [pair.prompt for pair in pairs]
-    sets = []
-    for seed in settings.generation_seeds:
-        sets.append(ev.generate_continuations(model, tokenizer, prompts, settings.max_new_tokens,
-                                              seed, batch_size=settings.generation_batch_size))
-    generation_seconds = time.time() - started
-    ppl = ev.perplexity(model, tokenizer, heldout, max_blocks=settings.perplexity_blocks)
-    result = ev.evaluate(sets, reference, human_continuations=[p.continuation for p in pairs],
-                         perplexity=ppl, resamples=settings.resamples)
-    result.pop("distributions", None)
-    result["examples"] = [{"prompt": pairs[i].prompt[-160:], "model": sets[0][i],
-                           "human": pairs[i].continuation} for i in range(min(3, len(pairs)))]
-    return result, {"generation_seconds": generation_seconds,
-                    "eval_seconds": time.time() - started}
-
-
-def result_path(domain: str, method: str, settings: Settings, results_dir: Path) -> Path:
-    return results_dir / f"{domain}-{method}-t{settings.train_seed}-{settings.key()}.json"
-
-
-def run_cell(domain: str, method: str, settings: Settings, registry: Path, train_file: Path,
-             reference, pairs, heldout: list[str], results_dir: Path, work_dir: Path,
-             log=print) -> Path:
-    """Train (unless base) and evaluate one method on one domain; cache the JSON; return its path."""
     from dft_train.models import load_model_and_tokenizer
 
-    path = result_path(domain, method, settings, results_dir)
-    if path.exists():
-        log(f"[{domain}/{method}] cached: {path.name}")
-        return path
     started = time.time()
-    log(f"[{domain}/{method}] {'loading' if method == 'base' else 'training'} ...")
     if method == "base":
         model, tokenizer = load_model_and_tokenizer(settings.model)
+        model.to(settings.device)
         train_info = {"train_seconds": 0.0, "global_step": 0, "log_history": []}
     else:
-        output = work_dir / "runs" / f"{domain}-{method}-t{settings.train_seed}-{settings.key()}"
-        model, tokenizer, train_info = train_model(method, domain, registry, train_file, settings,
-                                                   output)
-        log(f"[{domain}/{method}] trained {train_info['global_step']} steps in "
-            f"{train_info['train_seconds']:.0f} s; evaluating ...")
-    metrics, eval_info = evaluate_model(model, tokenizer, reference, pairs, heldout, settings)
-    record = {
-        "format": "dft-quality-result",
-        "domain": domain,
+        output = work_dir / "runs" / cell_name(plan.domain, method, settings)
+        model, tokenizer, train_info = train_model(method, plan.domain, registry,
+                                                   plan.train_file, settings, output)
+        log(f"[{plan.domain}/{method}] trained {train_info['global_step']} steps in "
+            f"{train_info['train_seconds']:.0f} s; generating ...")
+    ev.check_tokenizer_decodes(tokenizer)
+    generating = time.time()
+    generations = [ev.generate_continuations(model, tokenizer, plan.prompts,
+                                             settings.max_new_tokens, seed,
+                                             batch_size=settings.generation_batch_size)
+                   for seed in settings.generation_seeds]
+    generation_seconds = time.time() - generating
+    ppl = ev.perplexity(model, tokenizer, plan.heldout, max_blocks=settings.perplexity_blocks)
+    del model
+    gc.collect()
+    return {
+        "format": "dft-quality-generations",
+        "domain": plan.domain,
         "method": method,
         "settings": asdict(settings),
-        "settings_key": settings.key(),
         "commit": _commit(),
         "machine": _machine(),
-        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": "python benchmarks/quality.py " + " ".join(sys.argv[1:]),
-        "seconds": {"total": time.time() - started, **{k: v for k, v in train_info.items()
-                                                        if k.endswith("seconds")}, **eval_info},
+        "seconds": {"produce": time.time() - started, "generation_seconds": generation_seconds,
+                    **{k: v for k, v in train_info.items() if k.endswith("seconds")}},
         "global_step": train_info["global_step"],
         "log_history": train_info["log_history"],
+        "prompts_digest": _digest("\x00".join(plan.prompts).encode()),
+        "generations": generations,
+        "perplexity": ppl,
+    }
+
+
+def score(produced: dict, reference, pairs, heldout: list[str], train_file: Path) -> dict:
+    """The cached result record of one produced cell (the format ``render`` reads)."""
+    from dft_train import evaluate as ev
+
+    prompts = [pair.prompt for pair in pairs]
+    if produced["prompts_digest"] != _digest("\x00".join(prompts).encode()):
+        raise SystemExit(f"{produced['domain']}/{produced['method']}: the generations answer "
+                         "other prompts than this plan's (different documents or settings)")
+    started = time.time()
+    metrics = ev.evaluate(produced["generations"], reference,
+                          human_continuations=[p.continuation for p in pairs],
+                          perplexity=produced["perplexity"],
+                          resamples=produced["settings"]["resamples"])
+    metrics.pop("distributions", None)
+    metrics["examples"] = [{"prompt": pairs[i].prompt[-160:], "model": produced["generations"][0][i],
+                            "human": pairs[i].continuation} for i in range(min(3, len(pairs)))]
+    seconds = dict(produced["seconds"])
+    seconds["eval_seconds"] = time.time() - started
+    seconds["total"] = seconds.pop("produce") + seconds["eval_seconds"]
+    settings = Settings(**produced["settings"])
+    return {
+        "format": "dft-quality-result",
+        "domain": produced["domain"],
+        "method": produced["method"],
+        "settings": produced["settings"],
+        "settings_key": settings.key(),
+        "commit": produced["commit"],
+        "machine": produced["machine"],
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": produced["command"],
+        "seconds": seconds,
+        "global_step": produced["global_step"],
+        "log_history": produced["log_history"],
         "bundle": metrics["bundle"],
         "bundle_content_hash": getattr(reference.bundle, "content_hash", None),
         "documents": {"train": _digest(train_file.read_bytes()),
                       "heldout": _digest("\x00".join(heldout).encode())},
         "result": metrics,
     }
-    results_dir.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
+
+
+def result_path(domain: str, method: str, settings: Settings, results_dir: Path) -> Path:
+    return results_dir / f"{cell_name(domain, method, settings)}.json"
+
+
+def _write_json(path: Path, record: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(f".tmp{os.getpid()}")
     temporary.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     os.replace(temporary, path)
+
+
+def run_cell(domain: str, method: str, settings: Settings, registry: Path, train_file: Path,
+             reference, pairs, heldout: list[str], results_dir: Path, work_dir: Path,
+             log=print) -> Path:
+    """Produce and score one method on one domain; cache the JSON; return its path."""
+    path = result_path(domain, method, settings, results_dir)
+    if path.exists():
+        log(f"[{domain}/{method}] cached: {path.name}")
+        return path
+    log(f"[{domain}/{method}] {'loading' if method == 'base' else 'training'} ...")
+    plan = Plan(domain, train_file, heldout, [p.prompt for p in pairs],
+                [p.continuation for p in pairs])
+    record = score(produce(method, plan, settings, registry, work_dir, log), reference, pairs,
+                   heldout, train_file)
+    _write_json(path, record)
     log(f"[{domain}/{method}] done in {record['seconds']['total']:.0f} s -> {path.name}")
-    del model
-    gc.collect()
     return path
 
 
-def run_domain(domain: str, methods: list[str], settings: Settings, registry: Path,
-               results_dir: Path = RESULTS_DIR, work_dir: Path = WORK_DIR,
-               documents: list[tuple[str, str]] | None = None, log=print) -> list[Path]:
-    """Every method on one domain (documents default to the shipped recipe's prepared shards)."""
+def prepare_domain(domain: str, settings: Settings, registry: Path, work_dir: Path,
+                   documents: list[tuple[str, str]] | None = None, log=print):
+    """``(plan, reference, pairs)`` of one domain: split, training file, prompts (needs spaCy)."""
     import dft_registry
     from dft_train import evaluate as ev
     from dft_train.models import load_tokenizer, resolve_model_path
@@ -263,8 +328,86 @@ def run_domain(domain: str, methods: list[str], settings: Settings, registry: Pa
     # the same prompts for every training seed, so base, FT and DFT runs all answer the same ones
     pairs = ev.make_prompt_pairs(heldout, reference, tokenizer, settings.prompts,
                                  settings.max_new_tokens, seed=0)
-    return [run_cell(domain, method, settings, registry, train_file, reference, pairs, heldout,
-                     results_dir, work_dir, log) for method in methods]
+    plan = Plan(domain, train_file, heldout, [p.prompt for p in pairs],
+                [p.continuation for p in pairs])
+    return plan, reference, pairs
+
+
+def run_domain(domain: str, methods: list[str], settings: Settings, registry: Path,
+               results_dir: Path = RESULTS_DIR, work_dir: Path = WORK_DIR,
+               documents: list[tuple[str, str]] | None = None, log=print) -> list[Path]:
+    """Every method on one domain (documents default to the shipped recipe's prepared shards)."""
+    plan, reference, pairs = prepare_domain(domain, settings, registry, work_dir, documents, log)
+    return [run_cell(domain, method, settings, registry, plan.train_file, reference, pairs,
+                     plan.heldout, results_dir, work_dir, log) for method in methods]
+
+
+# ------------------------------------------------------------------ split runs (e.g. a lent GPU)
+
+
+def export_plan(plan: Plan, plan_dir: Path) -> Path:
+    """Write a domain's plan (training JSONL + prompts + held-out text) for ``--produce-to``."""
+    plan_dir.mkdir(parents=True, exist_ok=True)
+    train_copy = plan_dir / f"{plan.domain}-train.jsonl"
+    train_copy.write_bytes(plan.train_file.read_bytes())
+    path = plan_dir / f"{plan.domain}-plan.json"
+    _write_json(path, {"domain": plan.domain, "heldout": plan.heldout, "prompts": plan.prompts,
+                       "continuations": plan.continuations})
+    return path
+
+
+def load_plan(domain: str, plan_dir: Path) -> Plan:
+    data = json.loads((plan_dir / f"{domain}-plan.json").read_text(encoding="utf-8"))
+    return Plan(domain, plan_dir / f"{domain}-train.jsonl", data["heldout"], data["prompts"],
+                data["continuations"])
+
+
+def produce_to(out_dir: Path, domain: str, methods: list[str], settings: Settings,
+               registry: Path, plan_dir: Path, work_dir: Path = WORK_DIR, log=print) -> list[Path]:
+    """Produce every method of one domain from an exported plan into ``out_dir`` (*.gen.json);
+    a failing cell is logged with its error and the next one runs."""
+    import traceback
+
+    plan = load_plan(domain, plan_dir)
+    paths = []
+    for method in methods:
+        path = out_dir / f"{cell_name(domain, method, settings)}.gen.json"
+        if path.exists():
+            log(f"[{domain}/{method}] already produced: {path.name}")
+            continue
+        try:
+            _write_json(path, produce(method, plan, settings, registry, work_dir, log))
+        except Exception:  # noqa: BLE001 - keep the other cells of a one-shot run going
+            log(f"[{domain}/{method}] FAILED\n{traceback.format_exc()}")
+            continue
+        log(f"[{domain}/{method}] produced -> {path.name}")
+        paths.append(path)
+    return paths
+
+
+def score_from(gen_dir: Path, registry: Path, sources: dict[str, Path], results_dir: Path,
+               work_dir: Path = WORK_DIR, log=print) -> list[Path]:
+    """Score every ``*.gen.json`` under ``gen_dir`` into cached results (skips cached ones)."""
+    prepared: dict[tuple, tuple] = {}
+    paths = []
+    for gen in sorted(gen_dir.glob("*.gen.json")):
+        produced = json.loads(gen.read_text(encoding="utf-8"))
+        settings = Settings(**produced["settings"])
+        domain, method = produced["domain"], produced["method"]
+        path = result_path(domain, method, settings, results_dir)
+        if path.exists():
+            log(f"[{domain}/{method}] cached: {path.name}")
+            continue
+        # prompts depend on the split and evaluation settings, not on training or DFT ones
+        key = (domain, _key(produced["settings"], DFT_ONLY + SAME_PROMPTS))
+        if key not in prepared:
+            documents = domain_documents(domain, source=sources.get(domain))
+            prepared[key] = prepare_domain(domain, settings, registry, work_dir, documents, log)
+        plan, reference, pairs = prepared[key]
+        _write_json(path, score(produced, reference, pairs, plan.heldout, plan.train_file))
+        log(f"[{domain}/{method}] scored -> {path.name}")
+        paths.append(path)
+    return paths
 
 
 # ------------------------------------------------------------------ rendering
@@ -465,7 +608,7 @@ def render(results_dir: Path = RESULTS_DIR, results_md: Path = RESULTS_MD) -> st
                 f"| {METHOD_NAMES[method]} | {record['global_step']} | "
                 f"{seconds.get('train_seconds', 0):.0f} | {seconds.get('generation_seconds', 0):.0f} | "
                 f"{seconds.get('eval_seconds', 0):.0f} | {record['commit'][:10]} | "
-                f"{machine['cpus']} CPU, torch {machine['torch']} | {record['finished']} | "
+                f"{_machine_cell(machine)} | {record['finished']} | "
                 f"`{record['_file']}` |")
         lines.append("")
         lines.append(
@@ -499,11 +642,14 @@ def render(results_dir: Path = RESULTS_DIR, results_md: Path = RESULTS_MD) -> st
 DFT_ONLY = ("dist_every", "dist_samples", "dist_max_new_tokens", "token_weight",
             "length_weight", "entropy_weight", "target_grad_ratio")
 TRAINING = ("steps", "lora_r", "learning_rate", "batch_size", "max_seq_length", "train_seed",
-            "train_documents")
+            "train_documents", "device")
+# a base run pairs with FT/DFT runs of the same evaluation settings on the same device
+BASE_IGNORES = DFT_ONLY + tuple(name for name in TRAINING if name != "device")
+SAME_PROMPTS = tuple(name for name in TRAINING if name != "train_documents")
 
 
 def _key(settings: dict, ignore: tuple[str, ...]) -> str:
-    rest = {k: v for k, v in settings.items() if k not in ignore}
+    rest = {k: v for k, v in _normalised(settings).items() if k not in ignore}
     return hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:10]
 
 
@@ -524,7 +670,7 @@ def pair_runs(records: list[dict]) -> dict[tuple, dict[str, dict]]:
         domain, settings = record["domain"], record["settings"]
         runs = {"dft": record}
         ce = find("ce", domain, settings, DFT_ONLY)
-        base = find("base", domain, settings, DFT_ONLY + TRAINING)
+        base = find("base", domain, settings, BASE_IGNORES)
         if ce:
             runs["ce"] = ce
             paired_ce.add(id(ce))
@@ -534,7 +680,7 @@ def pair_runs(records: list[dict]) -> dict[tuple, dict[str, dict]]:
     for record in records:
         if record["method"] == "ce" and id(record) not in paired_ce:
             runs = {"ce": record}
-            base = find("base", record["domain"], record["settings"], DFT_ONLY + TRAINING)
+            base = find("base", record["domain"], record["settings"], BASE_IGNORES)
             if base:
                 runs["base"] = base
             groups[(record["domain"], record["settings_key"],
@@ -547,7 +693,7 @@ def pair_runs(records: list[dict]) -> dict[tuple, dict[str, dict]]:
 
 def _group_key(settings: dict) -> str:
     """Hash of the settings without the training seed (runs that differ only by seed)."""
-    rest = {k: v for k, v in settings.items() if k != "train_seed"}
+    rest = {k: v for k, v in _normalised(settings).items() if k != "train_seed"}
     return hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:10]
 
 
@@ -628,6 +774,12 @@ def _commit() -> str:
         return "unknown"
 
 
+def _machine_cell(machine: dict) -> str:
+    if machine.get("cuda"):
+        return f"{machine['cuda']} ({machine['cpus']} CPU), torch {machine['torch']}"
+    return f"{machine['cpus']} CPU, torch {machine['torch']}"
+
+
 def _machine() -> dict:
     import torch
 
@@ -649,6 +801,15 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Setti
     parser.add_argument("--documents", action="append", default=[], metavar="DOMAIN=JSONL",
                         help="Cleaned documents of a domain ({id, text} per line); default: the "
                              "recipe's prepared shards.")
+    parser.add_argument("--export-plan", metavar="DIR", default=None,
+                        help="Only write each domain's plan (training text, prompts, held-out "
+                             "text) to DIR, for --produce-to on another machine.")
+    parser.add_argument("--produce-to", metavar="DIR", default=None,
+                        help="Only train/generate/perplexity from the plans in --plan-dir into "
+                             "DIR/*.gen.json (no spaCy needed; e.g. on a lent GPU).")
+    parser.add_argument("--plan-dir", metavar="DIR", default=None)
+    parser.add_argument("--score-from", metavar="DIR", default=None,
+                        help="Only score DIR/*.gen.json into --results-dir, then render.")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (1: on shared cores, 2 threads ran 13x slower).")
     for name, value in asdict(defaults).items():
@@ -673,15 +834,35 @@ def main(argv: list[str] | None = None) -> int:
 
     args, settings = parse_args(argv)
     results_dir, results_md = Path(args.results_dir), Path(args.results_md)
-    if not args.render:
-        torch.set_num_threads(args.threads)
-        torch.manual_seed(settings.train_seed)
-        registry = registry_root(args.registry)
-        sources = dict(item.split("=", 1) for item in args.documents)
-        for domain in [d for d in args.domains.split(",") if d]:
-            source = Path(sources[domain]) if domain in sources else None
-            run_domain(domain, [m for m in args.methods.split(",") if m], settings, registry,
-                       results_dir, documents=domain_documents(domain, source=source))
+    domains = [d for d in args.domains.split(",") if d]
+    methods = [m for m in args.methods.split(",") if m]
+    sources = {name: Path(path) for name, path in
+               (item.split("=", 1) for item in args.documents)}
+    if args.render:
+        print(render(results_dir, results_md))
+        return 0
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(settings.train_seed)
+    registry = registry_root(args.registry)
+    if args.score_from:
+        score_from(Path(args.score_from), registry, sources, results_dir)
+    elif args.produce_to:
+        if not args.plan_dir:
+            raise SystemExit("--produce-to needs --plan-dir (written by --export-plan)")
+        for domain in domains:
+            produce_to(Path(args.produce_to), domain, methods, settings, registry,
+                       Path(args.plan_dir))
+        return 0
+    elif args.export_plan:
+        for domain in domains:
+            documents = domain_documents(domain, source=sources.get(domain))
+            plan, _, _ = prepare_domain(domain, settings, registry, WORK_DIR, documents)
+            print(export_plan(plan, Path(args.export_plan)))
+        return 0
+    else:
+        for domain in domains:
+            run_domain(domain, methods, settings, registry, results_dir,
+                       documents=domain_documents(domain, source=sources.get(domain)))
             render(results_dir, results_md)
     print(render(results_dir, results_md))
     return 0
