@@ -545,14 +545,15 @@ def render(results_dir: Path = RESULTS_DIR, results_md: Path = RESULTS_MD) -> st
     groups = pair_runs(records)
     from dft_train.evaluate import METRICS
 
-    for (domain, settings_key, train_seed), runs in sorted(groups.items()):
+    lines += _seed_spread(groups, METRICS)
+    for (domain, settings_key, train_seed), runs in sorted(groups.items(), key=_run_order):
         if not runs:
             continue
         any_run = runs.get("dft") or runs.get("ce") or next(iter(runs.values()))
         settings = any_run["settings"]
         metrics = {m: r["result"]["metrics"] for m, r in runs.items()}
-        lines.append(f"### {domain} ({any_run['bundle']}), training seed {train_seed}, "
-                     f"settings `{settings_key}`")
+        lines.append(f"### {domain} ({any_run['bundle']}), {settings['steps']} steps, training "
+                     f"seed {train_seed}, {_where(any_run['machine'])}, settings `{settings_key}`")
         lines.append("")
         lines.append(_dft_settings_line(any_run["settings"]))
         lines.append("")
@@ -630,7 +631,6 @@ def render(results_dir: Path = RESULTS_DIR, results_md: Path = RESULTS_MD) -> st
             f"python benchmarks/quality.py --domains {domain} {_settings_flags(settings)}"]
         lines.append("Commands: " + "; ".join(f"`{c}`" for c in commands))
         lines.append("")
-    lines += _seed_spread(groups, METRICS)
     notes = results_dir / "NOTES.md"
     if notes.exists():
         lines += [notes.read_text(encoding="utf-8").strip(), ""]
@@ -697,33 +697,61 @@ def _group_key(settings: dict) -> str:
     return hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:10]
 
 
+def across_seeds(rows: list[dict]) -> dict:
+    """One metric row over training seeds: the mean, the per-seed values (their spread is the
+    noise :func:`improvement` compares against, with the human floor), human and floor of the
+    first."""
+    values = [r["model"] for r in rows]
+    return {**rows[0], "model": sum(values) / len(values), "model_per_seed": values}
+
+
 def _seed_spread(groups: dict, metrics_order) -> list[str]:
-    """Per (domain, settings) with >= 2 training seeds: FT, DFT and improvement per seed."""
+    """Per (domain, settings) with >= 2 training seeds: FT and DFT as the mean over training
+    seeds (per-seed values in brackets), and the improvement judged against that spread."""
     lines: list[str] = []
     by_group: dict[tuple, dict[int, dict]] = {}
     for (domain, _, seed), runs in groups.items():
         if "ce" in runs and "dft" in runs:
             group = _group_key(runs["dft"]["settings"])
             by_group.setdefault((domain, group), {})[seed] = runs
-    for (domain, group), seeds in sorted(by_group.items()):
+    for (domain, group), seeds in sorted(by_group.items(), key=lambda item: (
+            item[0][0], bool(next(iter(item[1].values()))["dft"]["machine"].get("cuda")),
+            item[0][1])):
         if len(seeds) < 2:
             continue
         order = sorted(seeds)
-        lines += [f"### {domain}: spread across training seeds {order} (settings `{group}`)", "",
-                  "| metric | standard FT per seed | DFT per seed | improvement per seed |",
-                  "|---|---|---|---|"]
+        first = seeds[order[0]]["dft"]
+        lines += [(f"### {domain}: across training seeds {order}, "
+                   f"{first['settings']['steps']} steps, {_where(first['machine'])} "
+                   f"(settings `{group}`)"), "",
+                  ("Mean over training seeds (per-seed values in brackets, each the mean over "
+                   "generation seeds); *improvement* is judged against the larger of the human "
+                   "noise floor and the spread across training seeds."), "",
+                  "| metric | standard FT | DFT | human (± noise floor) | improvement |",
+                  "|---|---|---|---|---|"]
         for name in metrics_order:
             ce = [seeds[s]["ce"]["result"]["metrics"].get(name) for s in order]
             dft = [seeds[s]["dft"]["result"]["metrics"].get(name) for s in order]
-            if not all(ce) or not all(dft):
+            if not all(ce) or not all(dft) or any(r.get("model") is None for r in ce + dft):
                 continue
-            changes = [improvement(name, a, b)[0] for a, b in zip(ce, dft)]
-            lines.append(
-                f"| {name} | {' / '.join(_fmt(r['model']) for r in ce)} | "
-                f"{' / '.join(_fmt(r['model']) for r in dft)} | "
-                f"{' / '.join('—' if c is None else f'{c:+.0%}' for c in changes)} |")
+            ce_row, dft_row = across_seeds(ce), across_seeds(dft)
+            change, verdict = improvement(name, ce_row, dft_row)
+            human = "—" if name == "perplexity" else (
+                f"{_fmt(ce_row.get('human'))} ± {_fmt(ce_row.get('floor_sd'), 2)}")
+            change_cell = "—" if change is None else f"{change:+.1%}" + (
+                f" ({verdict})" if verdict else "")
+            lines.append(f"| {name} | {_cell(ce_row)} | {_cell(dft_row)} | {human} | "
+                         f"{change_cell} |")
         lines.append("")
     return lines
+
+
+def _run_order(item) -> tuple:
+    """Per-run tables by domain, machine, steps, settings, then training seed."""
+    (domain, _, train_seed), runs = item
+    run = runs.get("dft") or runs.get("ce") or next(iter(runs.values()))
+    return (domain, bool(run["machine"].get("cuda")), run["settings"]["steps"],
+            _group_key(run["settings"]), train_seed)
 
 
 def _dft_settings_line(settings: dict) -> str:
@@ -772,6 +800,10 @@ def _commit() -> str:
                               text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+def _where(machine: dict) -> str:
+    return f"GPU ({machine['cuda']})" if machine.get("cuda") else "CPU"
 
 
 def _machine_cell(machine: dict) -> str:

@@ -10,6 +10,7 @@ import json
 import math
 import re
 from collections import Counter
+from itertools import chain, pairwise
 
 import pytest
 import spacy
@@ -63,9 +64,10 @@ def rows(table, *columns):
 
 
 def test_totals_match_an_independent_count(bundle, documents):
-    words = sum(1 for s in sum(documents.values(), []) for t in s if not is_punct(t))
-    tokens = sum(len(s) for s in sum(documents.values(), []))
-    sentences = sum(1 for s in sum(documents.values(), []) if any(not is_punct(t) for t in s))
+    sentences_of_all = list(chain.from_iterable(documents.values()))
+    words = sum(1 for s in sentences_of_all for t in s if not is_punct(t))
+    tokens = sum(len(s) for s in sentences_of_all)
+    sentences = sum(1 for s in sentences_of_all if any(not is_punct(t) for t in s))
     totals = bundle.manifest["totals"]
     assert totals["documents"] == 5
     assert (totals["words"], totals["tokens"], totals["sentences"]) == (words, tokens, sentences)
@@ -162,14 +164,14 @@ def test_every_full_window_is_sampled_with_independent_features(bundle, document
 
 
 def test_entropy_profile(bundle, documents):
-    counts = Counter(t for s in sum(documents.values(), []) for t in s if not is_punct(t))
+    counts = Counter(t for s in chain.from_iterable(documents.values()) for t in s if not is_punct(t))
     total = sum(counts.values())
     expected = -sum(c / total * math.log2(c / total) for c in counts.values())
     profile = {(r["metric"], r["window"]): r["value"] for r in bundle.table("entropy").to_pylist()}
     assert profile[("unigram_entropy", 0)] == pytest.approx(expected, rel=1e-12)
     bigrams, contexts = Counter(), Counter()
-    for s in sum(documents.values(), []):
-        for a, b in zip(s, s[1:]):
+    for s in chain.from_iterable(documents.values()):
+        for a, b in pairwise(s):
             bigrams[(a, b)] += 1
             contexts[a] += 1
     n = sum(bigrams.values())

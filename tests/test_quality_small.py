@@ -5,30 +5,20 @@ Slow suite only (``pytest -m slow``): it trains two LoRA models and evaluates th
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 from train_fixtures import (  # noqa: F401
     gpt2_tokenizer,
     legal_documents,
     legal_registry,
+    load_quality_benchmark,
     tiny_model_dir,
 )
 
 pytestmark = pytest.mark.slow
 
-QUALITY = Path(__file__).resolve().parent.parent / "benchmarks" / "quality.py"
-
-
-def load_quality():
-    spec = importlib.util.spec_from_file_location("quality_benchmark", QUALITY)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
-    spec.loader.exec_module(module)
-    return module
+load_quality = load_quality_benchmark
 
 
 def test_small_quality_grid_trains_evaluates_caches_and_renders(
@@ -116,3 +106,45 @@ def test_documents_are_split_by_a_stable_hash_of_their_id():
     assert not set(train) & set(heldout) and len(train) + len(heldout) == 200
     assert 20 <= len(heldout) <= 60
     assert quality.split_documents(list(reversed(documents)), settings) == (train, heldout)
+
+
+def test_split_run_gives_the_same_results_as_one_process(
+    tmp_path,
+    legal_registry,  # noqa: F811
+    tiny_model_dir,  # noqa: F811
+):
+    """--export-plan / --produce-to / --score-from (the lent-GPU route) == run_domain."""
+    quality = load_quality()
+    settings = quality.Settings(
+        model=str(tiny_model_dir), steps=2, lora_r=4, learning_rate=1e-3, batch_size=2,
+        max_seq_length=64, train_documents=60, dist_every=1, dist_samples=2,
+        dist_max_new_tokens=16, prompts=6, generation_seeds=[0], max_new_tokens=32,
+        generation_batch_size=6, heldout_share=0.3, heldout_documents=40, perplexity_blocks=2,
+        resamples=3,
+    )
+    documents = [(f"doc{i:03d}", text) for i, text in enumerate(legal_documents(120, seed=3))]
+    source = tmp_path / "legal.jsonl"
+    source.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in documents))
+    quiet = {"log": lambda message: None}
+
+    together = quality.run_domain("legal", ["base", "dft"], settings, legal_registry,
+                                  results_dir=tmp_path / "one", work_dir=tmp_path / "w1",
+                                  documents=documents, **quiet)
+
+    plan, _, _ = quality.prepare_domain("legal", settings, legal_registry, tmp_path / "w2",
+                                        documents, **quiet)
+    quality.export_plan(plan, tmp_path / "plans")
+    produced = quality.produce_to(tmp_path / "gen", "legal", ["base", "dft"], settings,
+                                  legal_registry, tmp_path / "plans", tmp_path / "w3", **quiet)
+    assert [p.name.split("-")[1] for p in produced] == ["base", "dft"]
+    scored = quality.score_from(tmp_path / "gen", legal_registry, {"legal": source},
+                                tmp_path / "two", tmp_path / "w4", **quiet)
+    assert sorted(p.name for p in scored) == sorted(p.name for p in together)
+    for one in together:
+        a = json.loads(one.read_text())
+        b = json.loads((tmp_path / "two" / one.name).read_text())
+        assert a["result"]["metrics"] == b["result"]["metrics"], one.name
+        assert a["documents"] == b["documents"]
+    # produced cells are not produced twice
+    assert quality.produce_to(tmp_path / "gen", "legal", ["dft"], settings, legal_registry,
+                              tmp_path / "plans", tmp_path / "w3", **quiet) == []

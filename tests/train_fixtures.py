@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import random
+import sys
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,15 @@ def tiny_model_dir(tmp_path_factory, gpt2_tokenizer):
     make_tiny_gpt2(gpt2_tokenizer).save_pretrained(path)
     gpt2_tokenizer.save_pretrained(path)
     return path
+
+
+QUALITY_BENCHMARK = Path(__file__).resolve().parent.parent / "benchmarks" / "quality.py"
+
+
+def load_quality_benchmark():
+    """``benchmarks/quality.py`` as a module (it is a script, not part of the packages)."""
+    spec = importlib.util.spec_from_file_location("quality_benchmark", QUALITY_BENCHMARK)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
+    spec.loader.exec_module(module)
+    return module
