@@ -187,7 +187,7 @@ def load(ref: str | BundleRef, registry: str | Path | None = None, verify: bool 
     """
     from .catalog import read_catalog, resolve
 
-    root = registry_root(registry)
+    root = registry_root(registry, must_exist=True)
     parsed = ref if isinstance(ref, BundleRef) else BundleRef.parse(ref)
     entry = resolve(read_catalog(root), parsed)
     path = bundle_dir(root, entry["domain"], entry["version"])

@@ -204,7 +204,7 @@ def list_(registry, all_versions, as_json):
     from .catalog import latest_entries, read_catalog, sort_entries
     from .registry import registry_root
 
-    catalog = read_catalog(registry_root(registry))
+    catalog = read_catalog(registry_root(registry, must_exist=True))
     entries = sort_entries(catalog["bundles"]) if all_versions else latest_entries(catalog)
     if as_json:
         echo_json(entries)

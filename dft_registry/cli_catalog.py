@@ -253,7 +253,7 @@ def verify(ref, all_bundles, registry, as_json):
 
     if bool(ref) == bool(all_bundles):
         raise UsageError("give one REF to verify, or --all")
-    root = registry_root(registry)
+    root = registry_root(registry, must_exist=True)
     catalog = read_catalog(root)
     entries = sort_entries(catalog["bundles"]) if all_bundles else [resolve(catalog, BundleRef.parse(ref))]
     report = [{"ref": f"{e['domain']}@{e['version']}", "content_hash": e["content_hash"],

@@ -182,7 +182,7 @@ def write_site(out_dir: str | Path, registry: str | Path | None = None, plots: b
     """
     from .plot import png_bytes
 
-    root = registry_root(registry)
+    root = registry_root(registry, must_exist=True)
     catalog = read_catalog(root)
     out = Path(out_dir)
     written = []

@@ -208,7 +208,7 @@ def query_bundle(bundle: Bundle, sql: str) -> QueryResult:
 
 def query_catalog(sql: str, registry: str | Path | None = None) -> QueryResult:
     """Run one read-only statement over the latest bundle of every domain (with ``domain``)."""
-    root = registry_root(registry)
+    root = registry_root(registry, must_exist=True)
     check_read_only(sql)
     con = catalog_connection(root, views=referenced_views(sql, (*TABLES, BUNDLES_VIEW)))
     try:

@@ -26,10 +26,17 @@ def project_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
-def registry_root(registry: str | Path | None = None) -> Path:
-    """The registry directory to use (created if it does not exist yet)."""
+def registry_root(registry: str | Path | None = None, must_exist: bool = False) -> Path:
+    """The registry directory to use (created if it does not exist yet).
+
+    ``must_exist`` (read-only commands): a registry named by ``--registry`` or
+    ``$DFT_REGISTRY`` that does not exist is a UsageError, not a new empty
+    registry, so a mistyped path is reported instead of showing an empty catalog.
+    """
+    named = registry is not None
     if registry is None:
         registry = os.environ.get("DFT_REGISTRY") or None
+        named = registry is not None
     if registry is None:
         checkout = project_root()
         if (checkout / CATALOG_FILE).exists() and (checkout / "pyproject.toml").exists():
@@ -38,6 +45,10 @@ def registry_root(registry: str | Path | None = None) -> Path:
     root = Path(registry).expanduser()
     if root.exists() and not root.is_dir():
         raise UsageError(f"registry {str(root)!r} is a file, not a directory; pass --registry DIR")
+    if must_exist and named and not root.exists():
+        raise UsageError(
+            f"no registry at {str(root)!r}: check --registry (or $DFT_REGISTRY), or create one "
+            "with `dft-stats build DOMAIN --registry DIR` or `dft-stats pull`")
     root.mkdir(parents=True, exist_ok=True)
     return root
 

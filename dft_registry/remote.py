@@ -175,7 +175,7 @@ def _immutable(where: str, ref: str, theirs: str, ours: str) -> RemoteError:
 def publish(ref: str, dest: str, registry: str | Path | None = None, token: str | None = None
             ) -> TransferResult:
     """Copy one verified bundle and its catalog entry to ``dest`` (directory, fsspec URL or hf://)."""
-    root = registry_root(registry)
+    root = registry_root(registry, must_exist=True)
     bundle = load(ref, registry=root)
     entry = _same_version(read_catalog(root), bundle.domain, bundle.version)
     if is_hub_url(dest):

@@ -108,7 +108,7 @@ def search(text: str, registry: str | Path | None = None, limit: int = 20) -> di
     text = " ".join(str(text).split())
     if not text:
         raise UsageError("nothing to search for: give a word, a phrase or part of a domain name")
-    root = registry_root(registry)
+    root = registry_root(registry, must_exist=True)
     entries = latest_entries(read_catalog(root))
     return {"query": text,
             "catalog": catalog_matches(entries, text)[:limit],

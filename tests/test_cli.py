@@ -68,3 +68,18 @@ def test_recipes_lists_the_shipped_domains_with_licenses():
     domains = {r["domain"] for r in rows}
     assert {"legal", "news", "fiction", "academic", "technical", "product", "speech"} <= domains
     assert all(r["license"] and r["sources"] for r in rows)
+
+
+def test_a_mistyped_registry_is_reported_and_not_created(tmp_path):
+    missing = tmp_path / "regsitry"
+    for args in (["list"], ["show", "legal"], ["search", "shall"], ["query", "legal", "SELECT 1"],
+                 ["query", "--all", "SELECT 1"], ["publish", "legal", "--to", str(tmp_path / "out")],
+                 ["verify", "--all"]):
+        result = invoke(*args, "--registry", str(missing))
+        assert result.exit_code != 0, (args, result.output)
+        assert f"no registry at '{missing}'" in result.output, (args, result.output)
+        assert len(result.output.strip().splitlines()) == 1
+    assert not missing.exists()
+    # a build creates the registry it is given
+    built = invoke("build", "x", "--source", str(tmp_path / "none"), "--registry", str(missing))
+    assert "no registry at" not in built.output
