@@ -136,10 +136,12 @@ def build(domain, source, registry, workers, executor, ray_address, segmenter, m
                    "path": str(result.path), "seconds": round(result.seconds, 3),
                    "totals": result.manifest["totals"], "skipped": result.manifest.get("skipped", [])})
         return
+    from .describe import plural
+
     totals = result.manifest["totals"]
     if result.created:
-        console.print(f"Built [bold]{result.ref}[/] ({totals['documents']:,} documents, "
-                      f"{totals['words']:,} words, {totals['sentences']:,} sentences) in "
+        console.print(f"Built [bold]{result.ref}[/] ({plural(totals['documents'], 'document')}, "
+                      f"{plural(totals['words'], 'word')}, {plural(totals['sentences'], 'sentence')}) in "
                       f"{result.seconds:.1f} s  sha256:{result.content_hash[:12]}")
     else:
         console.print(f"[bold]{result.ref}[/] is up to date (same content hash "
@@ -212,7 +214,9 @@ def list_(registry, all_versions, as_json):
     if not entries:
         console.print("The catalog is empty: build one with `dft-stats build DOMAIN --source PATH`.")
         return
-    table = Table(title=f"{len({e['domain'] for e in entries})} domains")
+    from .describe import plural
+
+    table = Table(title=plural(len({e['domain'] for e in entries}), "domain"))
     rows = [(e["domain"], e["version"], f"{e['totals']['documents']:,}", f"{e['totals']['words']:,}",
              f"{e.get('headline', {}).get('sentence_length_mean', 0):.1f}",
              human_bytes(e.get("size_bytes", 0)), e.get("license", "")) for e in entries]

@@ -327,6 +327,7 @@ def publish(ref, dest, token, registry, as_json):
       dft-stats publish legal@v2 --to s3://team-bucket/dft
       dft-stats publish legal --to hf://datasets/my-org/dft-legal
     """
+    from .describe import plural
     from .remote import publish as run_publish
 
     result = run_publish(ref, dest, registry=registry, token=token)
@@ -334,7 +335,7 @@ def publish(ref, dest, token, registry, as_json):
         echo_json(vars(result))
     elif result.created:
         console.print(f"Published [bold]{result.ref}[/] (sha256:{result.content_hash[:12]}, "
-                      f"{result.files} files) to {dest}")
+                      f"{plural(result.files, 'file')}) to {dest}")
     else:
         console.print(f"{dest} already has [bold]{result.ref}[/] (same content hash); nothing to do.")
 

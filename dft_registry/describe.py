@@ -7,6 +7,11 @@ import numpy as np
 from .bundle import Bundle
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 domain``, ``3 domains``, ``12,000 documents`` (English nouns that take an s)."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 def sentence_length_summary(bundle: Bundle) -> dict:
     """Mean, variance, median and 90th percentile of words per sentence."""
     table = bundle.table("sentence_lengths")

@@ -15,7 +15,7 @@ from pathlib import Path
 from .atomic import atomic_write_bytes
 from .bundle import load
 from .catalog import latest_entries, read_catalog, sort_entries
-from .describe import describe
+from .describe import describe, plural
 from .registry import registry_root
 
 STYLE = """
@@ -96,8 +96,8 @@ def index_html(catalog: dict) -> str:
             + _num(round(e.get("size_bytes", 0) / 1024, 1), 1)
             + f"<td>{escape(e.get('license') or 'unspecified')}</td>"
             f"<td>{escape(e.get('description', ''))}</td></tr>")
-    body = (f"<h1>DFT stat bundles</h1><p class=\"muted\">{len(entries)} domains, "
-            f"{len(catalog['bundles'])} versions. Click a column to sort; click a domain for its "
+    body = (f"<h1>DFT stat bundles</h1><p class=\"muted\">{plural(len(entries), 'domain')}, "
+            f"{plural(len(catalog['bundles']), 'version')}. Click a column to sort; click a domain for its "
             "statistics.</p>"
             f"<table id=\"bundles\" class=\"sortable\"><thead>{head}</thead><tbody>\n"
             + "\n".join(rows) + "\n</tbody></table>"

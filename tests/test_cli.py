@@ -83,3 +83,13 @@ def test_a_mistyped_registry_is_reported_and_not_created(tmp_path):
     # a build creates the registry it is given
     built = invoke("build", "x", "--source", str(tmp_path / "none"), "--registry", str(missing))
     assert "no registry at" not in built.output
+
+
+def test_counts_take_the_right_plural(built_registry):
+    from dft_registry.describe import plural
+
+    assert [plural(n, "domain") for n in (0, 1, 2, 12000)] == [
+        "0 domains", "1 domain", "2 domains", "12,000 domains"]
+    listed = invoke("list", "--registry", str(built_registry))
+    assert listed.exit_code == 0 and "1 domain" in listed.output
+    assert "1 domains" not in listed.output
