@@ -32,7 +32,7 @@ setup() {
     cp .gpu/gguf.xz.* "$STAGE"/
     python3 -c "import torch, transformers, peft, spacy, gguf; print('torch', torch.__version__,
 'transformers', transformers.__version__, 'peft', peft.__version__, 'spacy', spacy.__version__,
-'cuda', torch.cuda.is_available() and torch.cuda.get_device_name(0))"
+'cuda', torch.cuda.is_available() and torch.cuda.get_device_name(0)); spacy.blank('en')"
 }
 
 model() {  # the wheel's layout, so --model smollm2 finds it as on the CPU machine

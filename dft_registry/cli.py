@@ -152,7 +152,8 @@ def build(domain, source, registry, workers, executor, ray_address, segmenter, m
 
 
 class BuildProgress:
-    """Renders build progress events as a rich progress bar (files, MB/s, words/s)."""
+    """Renders build progress events as a rich progress bar (files, MB/s, words/s); the bar
+    only on a terminal (piped output gets the messages, not an empty line where it was)."""
 
     def __init__(self):
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -163,6 +164,7 @@ class BuildProgress:
             TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
             console=err_console, transient=True)
         self.task = None
+        self.live = err_console.is_terminal
         self.words = 0
         self.bytes = 0
         self.started = None
@@ -175,7 +177,8 @@ class BuildProgress:
             err_console.print(f"Preparing the {event['domain']} corpus from its recipe "
                               "(first run only; cached afterwards)...")
         elif stage == "map":
-            self.progress.start()
+            if self.live:
+                self.progress.start()
             self.started = time.perf_counter()
             self.task = self.progress.add_task("counting", total=event["files_total"], rate="")
         elif stage == "reduce":
@@ -189,7 +192,8 @@ class BuildProgress:
             self.progress.update(self.task, advance=event.get("files", 0), rate=rate)
 
     def stop(self):
-        self.progress.stop()
+        if self.live:
+            self.progress.stop()
 
 
 @cli.command(name="list")

@@ -21,6 +21,9 @@ def test_build_then_show_prints_the_headline_numbers(tmp_path, golden_corpus):
     assert "Built mydomain@v1 (5 documents, 602 words" in built.output
     again = invoke("build", "mydomain", "--source", str(golden_corpus), "--registry", registry, "-q")
     assert again.exit_code == 0 and "up to date" in again.output
+    # piped (not a terminal): no progress bar, and no empty line where it would have been
+    piped = invoke("build", "other", "--source", str(golden_corpus), "--registry", registry)
+    assert piped.output.startswith("Built other@v1 (5 documents"), piped.output
     shown = invoke("show", "mydomain", "--registry", registry)
     assert shown.exit_code == 0, shown.output
     for expected in ("mydomain@v1", "documents", "602", "sentence length", "spacy-sentencizer.v1", "the"):
