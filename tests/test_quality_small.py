@@ -21,32 +21,24 @@ pytestmark = pytest.mark.slow
 load_quality = load_quality_benchmark
 
 
+def small_settings(quality, model, **changes):
+    """A grid cell small enough for the slow suite: tiny model, a few steps and prompts."""
+    values = {"model": str(model), "steps": 3, "lora_r": 4, "learning_rate": 1e-3,
+              "batch_size": 2, "max_seq_length": 64, "train_documents": 60, "dist_every": 1,
+              "dist_samples": 2, "dist_max_new_tokens": 16, "prompts": 8,
+              "generation_seeds": [0, 1], "max_new_tokens": 48, "generation_batch_size": 8,
+              "heldout_share": 0.3, "heldout_documents": 40, "perplexity_blocks": 2,
+              "resamples": 3}
+    return quality.Settings(**{**values, **changes})
+
+
 def test_small_quality_grid_trains_evaluates_caches_and_renders(
     tmp_path,
     legal_registry,  # noqa: F811
     tiny_model_dir,  # noqa: F811
 ):
     quality = load_quality()
-    settings = quality.Settings(
-        model=str(tiny_model_dir),
-        steps=3,
-        lora_r=4,
-        learning_rate=1e-3,
-        batch_size=2,
-        max_seq_length=64,
-        train_documents=60,
-        dist_every=1,
-        dist_samples=2,
-        dist_max_new_tokens=16,
-        prompts=8,
-        generation_seeds=[0, 1],
-        max_new_tokens=48,
-        generation_batch_size=8,
-        heldout_share=0.3,
-        heldout_documents=40,
-        perplexity_blocks=2,
-        resamples=3,
-    )
+    settings = small_settings(quality, tiny_model_dir)
     documents = [(f"doc{i:03d}", text) for i, text in enumerate(legal_documents(120, seed=3))]
     results = tmp_path / "results"
     paths = quality.run_domain(
@@ -115,13 +107,8 @@ def test_split_run_gives_the_same_results_as_one_process(
 ):
     """--export-plan / --produce-to / --score-from (the lent-GPU route) == run_domain."""
     quality = load_quality()
-    settings = quality.Settings(
-        model=str(tiny_model_dir), steps=2, lora_r=4, learning_rate=1e-3, batch_size=2,
-        max_seq_length=64, train_documents=60, dist_every=1, dist_samples=2,
-        dist_max_new_tokens=16, prompts=6, generation_seeds=[0], max_new_tokens=32,
-        generation_batch_size=6, heldout_share=0.3, heldout_documents=40, perplexity_blocks=2,
-        resamples=3,
-    )
+    settings = small_settings(quality, tiny_model_dir, steps=2, prompts=6, generation_seeds=[0],
+                              max_new_tokens=32, generation_batch_size=6)
     documents = [(f"doc{i:03d}", text) for i, text in enumerate(legal_documents(120, seed=3))]
     source = tmp_path / "legal.jsonl"
     source.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in documents))
