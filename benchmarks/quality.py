@@ -555,7 +555,8 @@ def render(results_dir: Path = RESULTS_DIR, results_md: Path = RESULTS_MD) -> st
         lines.append(f"### {domain} ({any_run['bundle']}), {settings['steps']} steps, training "
                      f"seed {train_seed}, {_where(any_run['machine'])}, settings `{settings_key}`")
         lines.append("")
-        lines.append(_dft_settings_line(any_run["settings"]))
+        lines.append(_dft_settings_line(any_run["settings"]) if "dft" in runs else
+                     "No DFT run finished with these settings: standard FT (and base) only.")
         lines.append("")
         lines.append("| metric | standard FT | DFT | human (± noise floor) | improvement | "
                      "base model |")
