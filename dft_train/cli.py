@@ -217,6 +217,8 @@ LOSS_KEYS = (
     show_default=True,
     help="CPU threads for torch (0 = torch's default; 1 is fastest on shared, busy cores).",
 )
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+              show_default=True, help="Where to train: auto = the GPU when one is visible.")
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint in --output-dir.")
 @click.option(
     "--json",
@@ -247,6 +249,7 @@ def main(**options) -> None:
 
 def _run(options: dict) -> dict:
     from .config import DftConfig
+    from .models import resolve_device
     from .runner import prepare_trainer, train
 
     config = DftConfig(
@@ -279,7 +282,7 @@ def _run(options: dict) -> dict:
         logging_steps=options["logging_steps"],
         seed=options["seed"],
         disable_tqdm=True,
-        use_cpu=not _has_accelerator(),
+        use_cpu=resolve_device(options["device"]) == "cpu",
     )
     if options["threads"]:
         import torch
@@ -374,12 +377,6 @@ class _ProgressCallback:
 
     def stop(self) -> None:
         self.progress.stop()
-
-
-def _has_accelerator() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
 
 
 def quiet_libraries() -> None:

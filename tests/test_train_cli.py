@@ -279,3 +279,27 @@ def test_smollm2_from_the_pypi_package_trains_two_lora_steps(legal_registry, tmp
     assert result.exit_code == 0, result.output
     assert (output / "adapter_model.safetensors").exists()
     assert (output / "dft_config.json").exists()
+
+
+def test_device_auto_picks_the_gpu_only_when_one_is_visible(monkeypatch):
+    import torch
+
+    from dft_registry.errors import TrainError
+    from dft_train.models import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == "cuda" and resolve_device("cpu") == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == "cpu"
+    with pytest.raises(TrainError, match="--device cpu"):
+        resolve_device("cuda")
+
+
+def test_device_cuda_without_a_gpu_is_one_clear_line(legal_registry, tiny_model_dir, tmp_path,
+                                                     monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    result = _run(["--domain", "legal", "--model", tiny_model_dir, "--output-dir",
+                   tmp_path / "out", "--registry", legal_registry, "--device", "cuda"])
+    _one_line_error(result, "no CUDA device", "--device cpu")
