@@ -357,7 +357,10 @@ def export_plan(plan: Plan, plan_dir: Path) -> Path:
 
 
 def load_plan(domain: str, plan_dir: Path) -> Plan:
-    data = json.loads((plan_dir / f"{domain}-plan.json").read_text(encoding="utf-8"))
+    path = plan_dir / f"{domain}-plan.json"
+    if not path.exists():
+        raise SystemExit(f"no plan for {domain} in {plan_dir}: write it with --export-plan")
+    data = json.loads(path.read_text(encoding="utf-8"))
     return Plan(domain, plan_dir / f"{domain}-train.jsonl", data["heldout"], data["prompts"],
                 data["continuations"])
 
@@ -388,9 +391,12 @@ def produce_to(out_dir: Path, domain: str, methods: list[str], settings: Setting
 def score_from(gen_dir: Path, registry: Path, sources: dict[str, Path], results_dir: Path,
                work_dir: Path = WORK_DIR, log=print) -> list[Path]:
     """Score every ``*.gen.json`` under ``gen_dir`` into cached results (skips cached ones)."""
+    generated = sorted(gen_dir.glob("*.gen.json"))
+    if not generated:
+        raise SystemExit(f"no *.gen.json files in {gen_dir} (made by --produce-to); check the path")
     prepared: dict[tuple, tuple] = {}
     paths = []
-    for gen in sorted(gen_dir.glob("*.gen.json")):
+    for gen in generated:
         produced = json.loads(gen.read_text(encoding="utf-8"))
         settings = Settings(**produced["settings"])
         domain, method = produced["domain"], produced["method"]

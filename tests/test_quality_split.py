@@ -59,3 +59,10 @@ def test_generations_for_other_prompts_are_refused(quality, tmp_path):
                 "prompts_digest": quality._digest(b"other prompts"), "generations": [["x"]]}
     with pytest.raises(SystemExit, match="other prompts than this plan"):
         quality.score(produced, reference=None, pairs=pairs, heldout=[], train_file=tmp_path)
+
+
+def test_missing_generations_or_plans_are_one_clear_line(quality, tmp_path):
+    with pytest.raises(SystemExit, match=r"no \*\.gen\.json files in .*--produce-to"):
+        quality.score_from(tmp_path, tmp_path, {}, tmp_path / "results")
+    with pytest.raises(SystemExit, match="no plan for legal .* --export-plan"):
+        quality.load_plan("legal", tmp_path)
