@@ -730,7 +730,7 @@ def _seed_spread(groups: dict, metrics_order) -> list[str]:
         first = seeds[order[0]]["dft"]
         lines += [(f"### {domain}: across training seeds {order}, "
                    f"{first['settings']['steps']} steps, {_where(first['machine'])} "
-                   f"(settings `{group}`)"), "",
+                   f"(settings `{group}`)"), "", _dft_settings_line(first["settings"]), "",
                   ("Mean over training seeds (per-seed values in brackets, each the mean over "
                    "generation seeds); *improvement* is judged against the larger of the human "
                    "noise floor and the spread across training seeds."), "",
