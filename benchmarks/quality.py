@@ -283,10 +283,9 @@ def result_path(domain: str, method: str, settings: Settings, results_dir: Path)
 
 
 def _write_json(path: Path, record: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(f".tmp{os.getpid()}")
-    temporary.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    from dft_registry.atomic import atomic_write_bytes
+
+    atomic_write_bytes(path, (json.dumps(record, indent=1) + "\n").encode("utf-8"))
 
 
 def run_cell(domain: str, method: str, settings: Settings, registry: Path, train_file: Path,
