@@ -73,29 +73,19 @@ class _StepTimer:
         self.callback = Callback()
 
 
-def run_mode(options) -> dict:
-    """One mode in this process: returns per-step seconds and peak memory."""
+def step_config(options, mode: str, max_steps: int, **extra):
+    """The DftConfig both timing modes share: same data, batch, sampling and seed."""
     import torch
 
-    torch.set_num_threads(options.threads)
-    torch.manual_seed(0)
-    from transformers import Trainer, default_data_collator
-
     from dft_train.config import DftConfig
-    from dft_train.runner import prepare_trainer
 
-    warmup = options.dist_every
-    measured = options.cycles * options.dist_every
-    steps = warmup + measured
-    timer = _StepTimer()
-    config = DftConfig(
-        output_dir=str(Path(options.work) / f"out-{options.mode}"),
+    return DftConfig(
+        output_dir=str(Path(options.work) / f"out-{mode}"),
         domain="legal",
         registry=options.registry,
-        max_steps=steps,
+        max_steps=max_steps,
         per_device_train_batch_size=options.batch_size,
         learning_rate=1e-4,
-        logging_steps=1000,
         save_strategy="no",
         use_cpu=not torch.cuda.is_available(),
         disable_tqdm=True,
@@ -104,7 +94,25 @@ def run_mode(options) -> dict:
         max_new_tokens=options.max_new_tokens,
         max_seq_length=options.seq_len,
         seed=0,
+        **extra,
     )
+
+
+def run_mode(options) -> dict:
+    """One mode in this process: returns per-step seconds and peak memory."""
+    import torch
+
+    torch.set_num_threads(options.threads)
+    torch.manual_seed(0)
+    from transformers import Trainer, default_data_collator
+
+    from dft_train.runner import prepare_trainer
+
+    warmup = options.dist_every
+    measured = options.cycles * options.dist_every
+    steps = warmup + measured
+    timer = _StepTimer()
+    config = step_config(options, options.mode, steps, logging_steps=1000)
     trainer = prepare_trainer(config, options.model, data=[options.text], lora_r=options.lora_r)
     # the same batch every step: one fixed block batch
     dataset = trainer.train_dataset
@@ -146,28 +154,12 @@ def run_interleaved(options) -> dict:
     torch.set_num_threads(options.threads)
     from transformers import Trainer, default_data_collator
 
-    from dft_train.config import DftConfig
     from dft_train.runner import prepare_trainer
 
     cycles = options.cycles + 1  # the first cycle is warm-up
     trainers = {}
     for mode in ("ce", "dft"):
-        config = DftConfig(
-            output_dir=str(Path(options.work) / f"out-{mode}"),
-            domain="legal",
-            registry=options.registry,
-            max_steps=cycles * options.dist_every,
-            per_device_train_batch_size=options.batch_size,
-            learning_rate=1e-4,
-            save_strategy="no",
-            use_cpu=not torch.cuda.is_available(),
-            disable_tqdm=True,
-            dist_every=options.dist_every,
-            sample_batch_size=options.samples,
-            max_new_tokens=options.max_new_tokens,
-            max_seq_length=options.seq_len,
-            seed=0,
-        )
+        config = step_config(options, mode, cycles * options.dist_every)
         trainer = prepare_trainer(config, options.model, data=[options.text], lora_r=options.lora_r)
         if mode == "ce":
             trainer = Trainer(
