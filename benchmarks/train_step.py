@@ -28,6 +28,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# the options each mode's subprocess receives and the summary records
+SETTINGS = ("lora_r", "batch_size", "seq_len", "samples", "max_new_tokens", "dist_every", "cycles",
+            "threads")
+
+
 def _tiny_model_dir(work: Path) -> Path:
     sys.path.insert(0, str(ROOT / "tests"))
     from train_fixtures import make_gpt2_tokenizer, make_tiny_gpt2
@@ -288,16 +293,7 @@ def _compare(options, work: Path) -> None:
             "--model",
             model,
         ]
-        for name in (
-            "lora_r",
-            "batch_size",
-            "seq_len",
-            "samples",
-            "max_new_tokens",
-            "dist_every",
-            "cycles",
-            "threads",
-        ):
+        for name in SETTINGS:
             command += [f"--{name.replace('_', '-')}", str(getattr(options, name))]
         child = subprocess.run(command, check=False, capture_output=True, text=True)
         if child.returncode != 0:
@@ -307,17 +303,7 @@ def _compare(options, work: Path) -> None:
     summary = {
         "model": options.model,
         "settings": {
-            k: getattr(options, k)
-            for k in (
-                "lora_r",
-                "batch_size",
-                "seq_len",
-                "samples",
-                "max_new_tokens",
-                "dist_every",
-                "cycles",
-                "threads",
-            )
+            k: getattr(options, k) for k in SETTINGS
         },
         "ce": ce,
         "dft": dft,
